@@ -1,0 +1,263 @@
+package simplesockets
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// ClientConfig configures a Client. The zero value works: it dials
+// DefaultAddr with Raw framing.
+type ClientConfig struct {
+	// Network is "tcp" (the default when empty), "tcp4", "tcp6" or "unix".
+	Network string
+
+	// Addr is the server's address: "host:port", or a path for "unix".
+	// If empty, DefaultAddr.
+	Addr string
+
+	// Options are the per-connection settings shared with Server. With
+	// TLSConfig set and its ServerName empty, the host of Addr is used.
+	Options
+}
+
+// Client is a connection to a server, with the same four channels as a
+// Server. A Client holds at most one connection at a time; Reconnect
+// replaces it, and the channels carry the events of every connection the
+// Client had. Close ends the Client for good and closes the channels.
+//
+// All methods are safe for concurrent use.
+type Client struct {
+	cfg ClientConfig
+	h   *hub
+	tls *tls.Config
+
+	life   context.Context // parent of every connection; cancelled by Close
+	cancel context.CancelFunc
+	g      errgroup.Group // one goroutine per connection
+
+	mu     sync.Mutex
+	conn   *Conn
+	closed bool
+
+	everConnected atomic.Bool
+	everEnded     atomic.Bool
+}
+
+// NewClient returns an unconnected Client for cfg, or an error wrapping
+// ErrInvalidConfig. Call Connect to dial.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.Network == "" {
+		cfg.Network = "tcp"
+	}
+	switch cfg.Network {
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return nil, fmt.Errorf("%w: network %q (want tcp, tcp4, tcp6 or unix)", ErrInvalidConfig, cfg.Network)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	opts, err := cfg.Options.resolve()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, h: newHub(opts)}
+	if opts.TLSConfig != nil {
+		c.tls = opts.TLSConfig.Clone()
+		if c.tls.ServerName == "" && cfg.Network != "unix" {
+			if host, _, err := net.SplitHostPort(cfg.Addr); err == nil {
+				c.tls.ServerName = host
+			}
+		}
+	}
+	c.life, c.cancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Dial is NewClient followed by Connect. The returned Client is connected;
+// on error no Client is returned and nothing is left running.
+func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
+	c, err := NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Connect(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Connect dials the server (and does the TLS handshake). ctx bounds the dial
+// and the handshake only, as with net.Dialer.DialContext: once connected,
+// its end does not affect the connection; Close does. Connect returns
+// ErrAlreadyStarted if the Client is connected, ErrClosed after Close.
+func (c *Client) Connect(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if c.conn != nil && c.conn.live.Load() {
+		return ErrAlreadyStarted
+	}
+	return c.connectLocked(ctx)
+}
+
+// connectLocked dials and starts a connection. c.mu must be held.
+func (c *Client) connectLocked(ctx context.Context) error {
+	d := net.Dialer{KeepAlive: c.h.opts.KeepAlive}
+	nc, err := d.DialContext(ctx, c.cfg.Network, c.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("simplesockets: dial %s %s: %w", c.cfg.Network, c.cfg.Addr, err)
+	}
+	if c.tls != nil {
+		tc := tls.Client(nc, c.tls)
+		hctx := ctx
+		if t := c.h.opts.HandshakeTimeout; t > 0 {
+			var cancel context.CancelFunc
+			hctx, cancel = context.WithTimeout(ctx, t)
+			defer cancel()
+		}
+		if err := tc.HandshakeContext(hctx); err != nil {
+			nc.Close()
+			return fmt.Errorf("simplesockets: dial %s: %w", c.cfg.Addr, because(ErrTLSHandshake, err))
+		}
+		nc = tc
+	}
+	conn := newConn(c.h, c.life, nc, func(*Conn) { c.everEnded.Store(true) })
+	conn.live.Store(true) // connected as far as the caller can tell
+	c.conn = conn
+	c.everConnected.Store(true)
+	c.g.Go(func() error {
+		conn.serve(false)
+		return nil
+	})
+	return nil
+}
+
+// Reconnect closes the current connection, if any (gracefully, as
+// Conn.Close, with reason ErrClientClosed), waits until it has ended, and
+// dials again. ctx bounds the wait and the dial; if it ends while the old
+// connection is still flushing, that connection is closed at once.
+func (c *Client) Reconnect(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if old := c.conn; old != nil {
+		old.beginDrain(ErrClientClosed)
+		select {
+		case <-old.ended:
+		case <-ctx.Done():
+			old.kill(ErrClientClosed)
+			<-old.ended
+		}
+	}
+	if err := c.connectLocked(ctx); err != nil {
+		return err
+	}
+	c.h.st.reconnects.Add(1)
+	return nil
+}
+
+// Send queues data on the current connection (see Conn.Send). It returns
+// ErrNotConnected if there is none, ErrClosed after Close.
+func (c *Client) Send(data []byte) error {
+	c.mu.Lock()
+	conn, closed := c.conn, c.closed
+	c.mu.Unlock()
+	switch {
+	case closed:
+		c.h.st.sendErrors.Add(1)
+		return ErrClosed
+	case conn == nil:
+		c.h.st.sendErrors.Add(1)
+		return ErrNotConnected
+	}
+	return conn.Send(data)
+}
+
+// Conn returns the current (or last) connection, or nil before the first
+// Connect.
+func (c *Client) Conn() *Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn
+}
+
+// Close ends the Client: it stops reading, writes what is queued (bounded
+// by WriteTimeout), closes the connection, waits for the Client's goroutines
+// and closes the four channels. Messages read but not yet delivered, and
+// events that do not fit in their channel, are dropped and counted in
+// Stats. Close is idempotent and returns nil.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	already := c.closed
+	c.closed = true
+	conn := c.conn
+	c.mu.Unlock()
+	c.h.goHard()
+	if conn != nil && !already {
+		conn.beginDrain(ErrClientClosed)
+	}
+	_ = c.g.Wait()
+	c.cancel()
+	c.h.closeChannels()
+	return nil
+}
+
+// Addr returns the server address the Client dials.
+func (c *Client) Addr() string { return c.cfg.Addr }
+
+// Connected reports whether a Connect or Reconnect ever succeeded (the
+// Python client's event.connected).
+func (c *Client) Connected() bool { return c.everConnected.Load() }
+
+// Disconnected reports whether a connection of this Client has ended (the
+// Python client's event.disconnected).
+func (c *Client) Disconnected() bool { return c.everEnded.Load() }
+
+// IsConnected reports whether the Client has a connection now.
+func (c *Client) IsConnected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn != nil && c.conn.live.Load()
+}
+
+// Connects delivers each connection the Client makes. Its buffer holds
+// EventBuffer connections; Close closes it. See "Lifecycle events" in the
+// package doc.
+func (c *Client) Connects() <-chan *Conn {
+	c.h.subConnects.Store(true)
+	return c.h.connects
+}
+
+// Disconnects delivers one Disconnect per connection, after its Messages.
+// Close closes it.
+func (c *Client) Disconnects() <-chan Disconnect {
+	c.h.subDisconnects.Store(true)
+	return c.h.disconnects
+}
+
+// Messages delivers the messages received, in order. When its buffer
+// (MessageBuffer) is full, the Client stops reading the socket. Close closes
+// it.
+func (c *Client) Messages() <-chan Message { return c.h.messages }
+
+// Errors delivers non-fatal errors, such as a *ConnError for a connection
+// that ended by a failure. Close closes it.
+func (c *Client) Errors() <-chan error {
+	c.h.subErrors.Store(true)
+	return c.h.errs
+}
+
+// Stats returns a snapshot of the Client's counters.
+func (c *Client) Stats() Stats { return c.h.st.snapshot() }

@@ -1,0 +1,525 @@
+package simplesockets
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// keepWriteBuf is the largest write buffer a connection keeps for reuse
+// after a write; larger ones (from bursts of big messages) go to the GC.
+const keepWriteBuf = 64 << 10
+
+// Conn is one connection of a Server or a Client.
+//
+// All methods are safe for concurrent use. A Conn stays a valid value after
+// the connection has ended (Messages and Disconnects refer to it): Send then
+// returns an error matching ErrClosed, and Close does nothing.
+//
+// Each connection has one reader goroutine, which also delivers its
+// Messages and its Connect and Disconnect events, and a writer goroutine that
+// runs only while there is something queued to write.
+type Conn struct {
+	id     uint64
+	nc     net.Conn
+	h      *hub
+	remote net.Addr
+	local  net.Addr
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	onEnd  func(*Conn) // the owner's bookkeeping, run before the Disconnect is sent
+	ended  chan struct{}
+
+	draining atomic.Bool // stop reading; set with a past read deadline
+	live     atomic.Bool // produced on Connects and not yet ended
+
+	mu         sync.Mutex
+	room       sync.Cond // signalled when the queue shrinks or sending stops
+	wbuf       []byte    // encoded frames waiting for the writer
+	spare      []byte    // a written buffer kept for reuse
+	queuedMsgs int       // messages in wbuf
+	inflight   int       // bytes being written now
+	writing    bool      // a writer goroutine is running
+	sendErr    error     // non-nil: Send refuses with this
+	killed     bool      // kill was called: the writer stops, queued data is dropped
+	reason     error     // why the connection ends (first one wins)
+	writers    sync.WaitGroup
+}
+
+func newConn(h *hub, parent context.Context, nc net.Conn, onEnd func(*Conn)) *Conn {
+	c := &Conn{
+		id:     h.nextID.Add(1),
+		nc:     nc,
+		h:      h,
+		remote: nc.RemoteAddr(),
+		local:  nc.LocalAddr(),
+		onEnd:  onEnd,
+		ended:  make(chan struct{}),
+	}
+	c.room.L = &c.mu
+	c.ctx, c.cancel = context.WithCancelCause(parent)
+	return c
+}
+
+// ID is a number unique among the connections of one Server or Client,
+// starting at 1 in the order connections were accepted or dialled.
+func (c *Conn) ID() uint64 { return c.id }
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// LocalAddr is this side's address.
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// Context is cancelled when the connection begins to be torn down hard or
+// has ended; context.Cause then reports the reason (the same error as the
+// Disconnect's Err).
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Done is closed once the connection has ended and its Disconnect has been
+// produced (or dropped, see the package doc).
+func (c *Conn) Done() <-chan struct{} { return c.ended }
+
+// TLSConnectionState returns the TLS state of the connection, and false if
+// it is not a TLS connection.
+func (c *Conn) TLSConnectionState() (tls.ConnectionState, bool) {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		return tc.ConnectionState(), true
+	}
+	return tls.ConnectionState{}, false
+}
+
+// String returns "conn ID (remote address)".
+func (c *Conn) String() string { return "conn " + c.idString() + " (" + addrString(c.remote) + ")" }
+
+func (c *Conn) idString() string { return strconv.FormatUint(c.id, 10) }
+
+// Queued returns the bytes and messages queued for sending and not yet
+// handed to the socket (bytes include those being written right now).
+func (c *Conn) Queued() (bytes, messages int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.wbuf) + c.inflight, c.queuedMsgs
+}
+
+// Send queues data, framed by the connection's Framing, for writing. It
+// copies data, which the caller may reuse as soon as Send returns. Messages
+// are written in the order of the Send calls that queued them; several
+// queued messages go out in one write.
+//
+// When the queue holds MaxQueuedBytes, Send follows the SendPolicy. It
+// returns an error matching ErrClosed once the connection is closing or has
+// ended (wrapping the reason), ErrMessageTooLarge or ErrInvalidMessage if the
+// framing cannot encode data, and ErrSendQueueFull under the Fail and
+// Disconnect policies. A nil error means queued, not delivered.
+func (c *Conn) Send(data []byte) error {
+	err := c.send(data)
+	if err != nil {
+		c.h.st.sendErrors.Add(1)
+	}
+	return err
+}
+
+func (c *Conn) send(data []byte) error {
+	limit := c.h.opts.maxQueued
+	c.mu.Lock()
+	for {
+		if c.sendErr != nil {
+			err := c.sendErr
+			c.mu.Unlock()
+			return err
+		}
+		queued := len(c.wbuf) + c.inflight
+		if limit < 0 || queued == 0 || queued+len(data) <= limit {
+			break
+		}
+		switch c.h.opts.SendPolicy {
+		case SendQueueFail:
+			c.mu.Unlock()
+			return fmt.Errorf("%w: %d bytes queued on %s", ErrSendQueueFull, queued, c)
+		case SendQueueDisconnect:
+			c.mu.Unlock()
+			err := fmt.Errorf("%w: %d bytes queued", ErrSendQueueFull, queued)
+			c.kill(err)
+			return err
+		}
+		c.room.Wait()
+	}
+	n := len(c.wbuf)
+	buf, err := c.h.opts.Framing.AppendFrame(c.wbuf, data)
+	if err != nil {
+		c.wbuf = buf[:n]
+		c.mu.Unlock()
+		return err
+	}
+	c.wbuf = buf
+	c.queuedMsgs++
+	if !c.writing {
+		c.writing = true
+		c.writers.Add(1)
+		go c.writeLoop()
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// Close ends the connection gracefully: it stops reading, delivers the
+// messages already read, writes what is queued (bounded by WriteTimeout),
+// then closes the socket; the Disconnect's reason is ErrKicked. Close does
+// not wait for that (so it can be called from the loop that reads
+// Messages); Done is closed when it is over. Close is idempotent and
+// returns nil.
+func (c *Conn) Close() error {
+	c.beginDrain(ErrKicked)
+	return nil
+}
+
+// writeLoop writes everything queued, one write per batch, and exits when
+// the queue is empty. It is started by send and awaited by finish.
+func (c *Conn) writeLoop() {
+	defer c.writers.Done()
+	wt := c.h.opts.WriteTimeout
+	var last []byte
+	for {
+		c.mu.Lock()
+		if last != nil {
+			if cap(last) <= keepWriteBuf {
+				c.spare = last[:0]
+			}
+			c.inflight = 0
+			c.room.Broadcast()
+		}
+		if len(c.wbuf) == 0 || c.killed {
+			// Nothing to write, or the connection was killed.
+			c.writing = false
+			c.room.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		buf, msgs := c.wbuf, c.queuedMsgs
+		c.wbuf, c.spare, c.queuedMsgs = c.spare, nil, 0
+		c.inflight = len(buf)
+		c.mu.Unlock()
+
+		if wt > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(wt))
+		}
+		n, err := c.nc.Write(buf)
+		c.h.st.bytesOut.Add(uint64(n))
+		if err != nil {
+			c.kill(classify(err, ErrWriteTimeout))
+			c.mu.Lock()
+			c.inflight = 0
+			c.writing = false
+			c.room.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		c.h.st.msgsOut.Add(uint64(msgs))
+		last = buf
+	}
+}
+
+// kill ends the connection now: sends fail, pending deliveries are
+// discarded, the socket is closed (which unblocks the reader and writer).
+func (c *Conn) kill(reason error) {
+	c.mu.Lock()
+	if c.reason == nil {
+		c.reason = reason
+	}
+	if c.sendErr == nil {
+		c.sendErr = because(ErrClosed, c.reason)
+	}
+	c.killed = true
+	c.room.Broadcast()
+	r := c.reason
+	c.mu.Unlock()
+	c.cancel(r)
+	_ = c.nc.Close()
+}
+
+// beginDrain makes the reader stop after the read in progress; serve then
+// delivers what was read, flushes the send queue and closes.
+func (c *Conn) beginDrain(reason error) {
+	c.mu.Lock()
+	if c.reason == nil {
+		c.reason = reason
+	}
+	c.mu.Unlock()
+	c.draining.Store(true)
+	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+// setReason records reason unless one is recorded already, and returns the
+// recorded one.
+func (c *Conn) setReason(reason error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason == nil {
+		c.reason = reason
+	}
+	return c.reason
+}
+
+// serve runs the connection: the handshake, the Connect event, the read
+// loop, then the teardown and the Disconnect event. It is the connection's
+// goroutine, started by the Server or Client through its group.
+func (c *Conn) serve(handshake bool) {
+	defer close(c.ended)
+	if handshake {
+		if err := c.handshake(); err != nil {
+			c.h.st.rejectedTLS.Add(1)
+			c.kill(err)
+			c.h.logConn(slog.LevelInfo, "tls handshake failed", c, err)
+			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: err})
+			c.cancel(err)
+			c.onEnd(c)
+			return
+		}
+	}
+	c.h.st.accepted.Add(1)
+	c.h.st.open.Add(1)
+	c.h.logConn(slog.LevelDebug, "connected", c, nil)
+	c.live.Store(true)
+	c.h.emitConnect(c)
+	readErr := c.readLoop()
+	c.finish(c.setReason(readErr))
+}
+
+func (c *Conn) handshake() error {
+	tc := c.nc.(*tls.Conn)
+	ctx := c.ctx
+	if t := c.h.opts.HandshakeTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return because(ErrTLSHandshake, err)
+	}
+	return nil
+}
+
+// finish flushes the send queue (unless killed), closes the socket and
+// produces the Disconnect.
+func (c *Conn) finish(reason error) {
+	c.mu.Lock()
+	if c.sendErr == nil {
+		c.sendErr = because(ErrClosed, reason)
+	}
+	c.room.Broadcast()
+	c.mu.Unlock()
+	c.writers.Wait() // the writer drains what is queued, bounded by WriteTimeout
+	_ = c.nc.Close()
+	c.cancel(reason)
+	c.h.st.open.Add(-1)
+	c.live.Store(false)
+	c.onEnd(c)
+	if isFailure(reason) {
+		c.h.logConn(slog.LevelInfo, "disconnected", c, reason)
+		c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: reason})
+	} else {
+		c.h.logConn(slog.LevelDebug, "disconnected", c, reason)
+	}
+	c.h.emitDisconnect(c, reason)
+}
+
+// isFailure reports whether a Disconnect reason is also reported on Errors:
+// everything but the orderly ends.
+func isFailure(reason error) bool {
+	if errors.Is(reason, io.ErrUnexpectedEOF) {
+		return true // the peer closed in the middle of a frame
+	}
+	for _, ok := range []error{ErrPeerClosed, ErrKicked, ErrServerClosed, ErrClientClosed} {
+		if errors.Is(reason, ok) {
+			return false
+		}
+	}
+	return true
+}
+
+// classify turns a socket error into a reason. timeout is the reason for a
+// deadline that expired.
+func classify(err, timeout error) error {
+	switch {
+	case errors.Is(err, io.EOF):
+		return because(ErrPeerClosed, io.EOF)
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		return because(ErrConnReset, err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return because(timeout, err)
+	}
+	return err
+}
+
+// readLoop reads, splits frames and delivers them until the connection
+// ends, and returns why.
+func (c *Conn) readLoop() error {
+	o := &c.h.opts
+	buf := make([]byte, o.readSize)
+	start, end := 0, 0 // buf[start:end] is received and not yet consumed
+	var frames [][]byte
+	var frameStarted time.Time // when the pending partial frame began
+	for {
+		if end == len(buf) {
+			if start > 0 {
+				end = copy(buf, buf[start:end])
+				start = 0
+			} else {
+				if len(buf) >= o.maxFrame {
+					return fmt.Errorf("%w: more than %d bytes without a complete frame", ErrMessageTooLarge, o.maxFrame)
+				}
+				nb := make([]byte, min(2*len(buf), o.maxFrame))
+				copy(nb, buf[:end])
+				buf = nb
+			}
+		}
+		partial := end > start
+		if err := c.setReadDeadline(partial, frameStarted); err != nil {
+			return classify(err, ErrReadTimeout)
+		}
+		if c.draining.Load() {
+			return c.setReason(ErrKicked)
+		}
+		n, rerr := c.nc.Read(buf[end:])
+		if n > 0 {
+			c.h.st.bytesIn.Add(uint64(n))
+			if !partial {
+				frameStarted = time.Now()
+			}
+		}
+		end += n
+		first := start
+		frames = frames[:0]
+		var ferr error
+		for start < end {
+			adv, f, err := o.Framing.Split(buf[start:end])
+			if err != nil {
+				ferr = err
+				break
+			}
+			if adv <= 0 {
+				break
+			}
+			if adv > end-start {
+				ferr = fmt.Errorf("%w: framing consumed %d of %d bytes", ErrInvalidMessage, adv, end-start)
+				break
+			}
+			frames = append(frames, f[:len(f):len(f)])
+			start += adv
+		}
+		if len(frames) > 0 {
+			buf, start, end = handOver(buf, first, start, end, frames, o.readSize)
+			if !c.deliver(frames) {
+				return c.setReason(ErrClosed)
+			}
+		}
+		if start == end {
+			start, end = 0, 0
+			if len(buf) > o.readSize {
+				buf = make([]byte, o.readSize) // shrink back after a large frame
+			}
+		} else if start > first {
+			frameStarted = time.Now() // a new partial frame began in this read
+		}
+		if ferr != nil {
+			if !errors.Is(ferr, ErrMessageTooLarge) && !errors.Is(ferr, ErrInvalidMessage) {
+				ferr = because(ErrInvalidMessage, ferr)
+			}
+			return ferr
+		}
+		if rerr != nil {
+			if c.draining.Load() && errors.Is(rerr, os.ErrDeadlineExceeded) {
+				return c.setReason(ErrKicked)
+			}
+			if errors.Is(rerr, io.EOF) && start < end {
+				return because(ErrPeerClosed, fmt.Errorf("%w: %d bytes of an incomplete frame", io.ErrUnexpectedEOF, end-start))
+			}
+			timeout := ErrIdleTimeout
+			if partial {
+				timeout = ErrReadTimeout
+			}
+			return classify(rerr, timeout)
+		}
+	}
+}
+
+func (c *Conn) setReadDeadline(partial bool, frameStarted time.Time) error {
+	o := &c.h.opts
+	switch {
+	case partial && o.ReadTimeout > 0:
+		return c.nc.SetReadDeadline(frameStarted.Add(o.ReadTimeout))
+	case o.IdleTimeout > 0:
+		return c.nc.SetReadDeadline(time.Now().Add(o.IdleTimeout))
+	}
+	return nil
+}
+
+// handOver makes the frames (sub-slices of buf[first:start]) independent of
+// buf, so the application owns them. If they fill at least half the buffer,
+// the buffer itself is handed over and a new one takes the unconsumed tail;
+// otherwise the consumed bytes are copied into one exact-size allocation.
+// Either way, one allocation per read, however many frames it held.
+func handOver(buf []byte, first, start, end int, frames [][]byte, size int) ([]byte, int, int) {
+	if 2*(start-first) >= len(buf) {
+		nb := make([]byte, max(size, end-start))
+		n := copy(nb, buf[start:end])
+		return nb, 0, n
+	}
+	region := buf[first:start]
+	cp := make([]byte, len(region))
+	copy(cp, region)
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(region)))
+	for i, f := range frames {
+		if len(f) == 0 {
+			frames[i] = cp[:0:0]
+			continue
+		}
+		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(f))) - base)
+		if off < 0 || off+len(f) > len(region) {
+			continue // not a sub-slice of the buffer: the framing's own memory
+		}
+		frames[i] = cp[off : off+len(f) : off+len(f)]
+	}
+	return buf, start, end
+}
+
+// deliver sends the frames on Messages in order, blocking while the
+// application is behind (backpressure). It gives up, counting the rest as
+// discarded, if the connection is killed or the owner closes.
+func (c *Conn) deliver(frames [][]byte) bool {
+	now := time.Now()
+	ch := c.h.messages
+	for i, f := range frames {
+		m := Message{Conn: c, Data: f, Time: now}
+		select {
+		case ch <- m:
+			continue
+		default:
+		}
+		select {
+		case ch <- m:
+		case <-c.ctx.Done():
+			c.h.st.msgsIn.Add(uint64(i))
+			c.h.st.discarded.Add(uint64(len(frames) - i))
+			return false
+		case <-c.h.hard:
+			c.h.st.msgsIn.Add(uint64(i))
+			c.h.st.discarded.Add(uint64(len(frames) - i))
+			return false
+		}
+	}
+	c.h.st.msgsIn.Add(uint64(len(frames)))
+	return true
+}

@@ -1,0 +1,155 @@
+package simplesockets
+
+import (
+	"errors"
+	"net"
+)
+
+// Sentinel errors. Every error the package returns or reports matches one of
+// these with errors.Is; most also wrap the underlying cause (a syscall error,
+// os.ErrDeadlineExceeded, a crypto/tls error), which errors.Is finds as well.
+var (
+	// ErrClosed is returned by Send, Broadcast and Reconnect once the
+	// connection, server or client is closed. It is net.ErrClosed, so code
+	// that already checks for net.ErrClosed keeps working.
+	ErrClosed = net.ErrClosed
+
+	// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
+	// or Close, and is the Disconnect reason of connections ended by them.
+	ErrServerClosed = errors.New("simplesockets: server closed")
+
+	// ErrClientClosed is the Disconnect reason of a connection ended by
+	// Client.Close or Client.Reconnect.
+	ErrClientClosed = errors.New("simplesockets: client closed")
+
+	// ErrAlreadyStarted is returned by Serve, ListenAndServe and Listen when
+	// the server is already serving or listening, and by Client.Connect when
+	// the client is already connected.
+	ErrAlreadyStarted = errors.New("simplesockets: already started")
+
+	// ErrNotConnected is returned by Client.Send when the client has no
+	// connection (before Connect, or after the connection ended).
+	ErrNotConnected = errors.New("simplesockets: not connected")
+
+	// ErrPeerClosed is the Disconnect reason when the peer closed its side
+	// cleanly (a FIN: io.EOF on read). It also wraps io.EOF.
+	ErrPeerClosed = errors.New("simplesockets: peer closed the connection")
+
+	// ErrConnReset is the Disconnect reason when the peer reset the
+	// connection (ECONNRESET, EPIPE). The syscall error is wrapped too.
+	ErrConnReset = errors.New("simplesockets: connection reset by peer")
+
+	// ErrIdleTimeout is the Disconnect reason when nothing arrived for
+	// the configured IdleTimeout. It also wraps os.ErrDeadlineExceeded.
+	ErrIdleTimeout = errors.New("simplesockets: idle timeout")
+
+	// ErrReadTimeout is the Disconnect reason when a frame that had begun
+	// to arrive was not complete within ReadTimeout. It also wraps
+	// os.ErrDeadlineExceeded.
+	ErrReadTimeout = errors.New("simplesockets: read timeout")
+
+	// ErrWriteTimeout is the Disconnect reason when a write to the peer made
+	// no progress for WriteTimeout (the peer stopped reading). It also wraps
+	// os.ErrDeadlineExceeded.
+	ErrWriteTimeout = errors.New("simplesockets: write timeout")
+
+	// ErrMessageTooLarge is the Disconnect reason when the peer announced or
+	// sent a frame larger than the framing's limit (checked before any
+	// buffer for it is allocated), and is returned by Send for a payload
+	// larger than that limit.
+	ErrMessageTooLarge = errors.New("simplesockets: message too large")
+
+	// ErrInvalidMessage is returned by Send when the framing cannot encode
+	// the payload (for example a Delimited payload that contains the
+	// delimiter), and is the Disconnect reason when a custom Framing
+	// rejects the peer's bytes.
+	ErrInvalidMessage = errors.New("simplesockets: invalid message")
+
+	// ErrSendQueueFull is returned by Send under SendQueueFail when the
+	// connection's send queue is full, and is the Disconnect reason under
+	// SendQueueDisconnect.
+	ErrSendQueueFull = errors.New("simplesockets: send queue full")
+
+	// ErrKicked is the Disconnect reason when the application ended the
+	// connection: Conn.Close or Server.Disconnect.
+	ErrKicked = errors.New("simplesockets: closed by the application")
+
+	// ErrTLSHandshake is the Disconnect reason (and the error on Errors)
+	// when the TLS handshake failed or timed out; such a connection never
+	// appears on Connects. The crypto/tls error is wrapped too.
+	ErrTLSHandshake = errors.New("simplesockets: TLS handshake failed")
+
+	// ErrConnLimit is reported on Errors when a connection is refused
+	// because its remote IP already has MaxConnectionsPerIP connections.
+	ErrConnLimit = errors.New("simplesockets: connection limit reached")
+
+	// ErrHookPanic is reported on Errors (and is the Disconnect reason)
+	// when a user hook panicked; the panic value is in the message.
+	ErrHookPanic = errors.New("simplesockets: hook panicked")
+
+	// ErrNotFound is returned by Server.Disconnect when no connection has
+	// the given remote address.
+	ErrNotFound = errors.New("simplesockets: no such connection")
+
+	// ErrInvalidConfig is wrapped by the error NewServer and NewClient
+	// return for a configuration they reject.
+	ErrInvalidConfig = errors.New("simplesockets: invalid configuration")
+)
+
+// ConnError is what the package sends on Errors for a failure that belongs
+// to one connection. Err matches one of the sentinel errors above; Conn is
+// the connection (nil for a connection refused before it was set up, in
+// which case Remote names the peer).
+type ConnError struct {
+	Conn   *Conn
+	Remote net.Addr
+	Err    error
+}
+
+// Error implements error.
+func (e *ConnError) Error() string {
+	id := "-"
+	if e.Conn != nil {
+		id = e.Conn.idString()
+	}
+	return "simplesockets: conn " + id + " " + addrString(e.Remote) + ": " + e.Err.Error()
+}
+
+// Unwrap returns Err, so errors.Is and errors.As see through a ConnError.
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// reasonError ties a sentinel reason to the error that caused it, so that
+// errors.Is matches both.
+type reasonError struct {
+	reason error
+	cause  error
+}
+
+func (e *reasonError) Error() string {
+	if e.cause == nil {
+		return e.reason.Error()
+	}
+	return e.reason.Error() + ": " + e.cause.Error()
+}
+
+func (e *reasonError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.reason}
+	}
+	return []error{e.reason, e.cause}
+}
+
+// because returns an error that matches reason and wraps cause.
+func because(reason, cause error) error {
+	if cause == nil || cause == reason {
+		return reason
+	}
+	return &reasonError{reason: reason, cause: cause}
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "<nil>"
+	}
+	return a.String()
+}

@@ -1,0 +1,533 @@
+package simplesockets
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/simplesockets/simplesockets-go/internal/listen"
+)
+
+// DefaultAddr is the address a Server listens on and a Client dials when
+// their config leaves Addr empty: the Python package's default port, on the
+// loopback interface.
+const DefaultAddr = "127.0.0.1:25567"
+
+// ServerConfig configures a Server. The zero value works: it listens on
+// DefaultAddr with Raw framing.
+type ServerConfig struct {
+	// Network is "tcp" (the default when empty), "tcp4", "tcp6" or "unix".
+	Network string
+
+	// Addr is the address to listen on: "host:port" for TCP, a file path
+	// for "unix". If empty, DefaultAddr. Port 0 picks a free port; Addr()
+	// reports it once listening. For "unix", a socket file left by a dead
+	// process is removed; one a live server answers on is an error.
+	Addr string
+
+	// Backlog is the listen(2) backlog: how many connections the kernel
+	// completes and holds while the server is not accepting (for instance
+	// at MaxConnections). If zero, the system default (net.core.somaxconn);
+	// it must not be negative. Applied on Linux only.
+	Backlog int
+
+	// MaxConnections caps the open connections. At the cap the server stops
+	// accepting (the slot is taken before Accept), so further clients wait
+	// in the kernel's backlog, and accepting resumes when one leaves. Zero
+	// means no limit; it must not be negative.
+	MaxConnections int
+
+	// MaxConnectionsPerIP caps the open connections from one remote IP;
+	// a connection over the cap is closed right after accept, before any
+	// per-connection state exists, and reported on Errors (ErrConnLimit).
+	// Zero means no limit; it must not be negative.
+	MaxConnectionsPerIP int
+
+	// Options are the per-connection settings shared with Client.
+	Options
+}
+
+// Server accepts connections and turns them into events on four channels:
+// Connects, Disconnects, Messages and Errors.
+//
+// A Server serves once: after Serve returns, it cannot be started again. All
+// methods are safe for concurrent use.
+type Server struct {
+	cfg ServerConfig
+	h   *hub
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[*Conn]struct{}
+	perIP    map[string]int
+	serving  bool
+	closing  bool          // Shutdown or Close was called
+	cancel   func(error)   // cancels the serving context
+	drained  chan struct{} // closed when shutting down and the last conn ended
+	served   chan struct{} // closed when Serve has returned
+	slots    chan struct{} // MaxConnections semaphore, nil if unlimited
+	acceptOn bool
+}
+
+// NewServer returns a Server for cfg, or an error wrapping ErrInvalidConfig.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Network == "" {
+		cfg.Network = "tcp"
+	}
+	switch cfg.Network {
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return nil, fmt.Errorf("%w: network %q (want tcp, tcp4, tcp6 or unix)", ErrInvalidConfig, cfg.Network)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.Backlog < 0 || cfg.MaxConnections < 0 || cfg.MaxConnectionsPerIP < 0 {
+		return nil, fmt.Errorf("%w: Backlog, MaxConnections and MaxConnectionsPerIP must not be negative", ErrInvalidConfig)
+	}
+	opts, err := cfg.Options.resolve()
+	if err != nil {
+		return nil, err
+	}
+	if opts.TLSConfig != nil && len(opts.TLSConfig.Certificates) == 0 && opts.TLSConfig.GetCertificate == nil && opts.TLSConfig.GetConfigForClient == nil {
+		return nil, fmt.Errorf("%w: TLSConfig has no certificate", ErrInvalidConfig)
+	}
+	s := &Server{
+		cfg:    cfg,
+		h:      newHub(opts),
+		conns:  make(map[*Conn]struct{}),
+		perIP:  make(map[string]int),
+		served: make(chan struct{}),
+	}
+	if cfg.MaxConnections > 0 {
+		s.slots = make(chan struct{}, cfg.MaxConnections)
+	}
+	return s, nil
+}
+
+// Connects delivers each connection once it is set up (after the TLS
+// handshake, if any). Its buffer holds EventBuffer connections. The Server
+// closes it when Serve returns (after Shutdown, Close or the context's end),
+// after the last connection goroutine has ended. See "Lifecycle events" in
+// the package doc for what happens when nobody reads it.
+func (s *Server) Connects() <-chan *Conn {
+	s.h.subConnects.Store(true)
+	return s.h.connects
+}
+
+// Disconnects delivers one Disconnect for every connection delivered on
+// Connects, after all of that connection's Messages have been sent. Its
+// buffer holds EventBuffer events; the Server closes it when Serve returns.
+func (s *Server) Disconnects() <-chan Disconnect {
+	s.h.subDisconnects.Store(true)
+	return s.h.disconnects
+}
+
+// Messages delivers every message received, in order per connection. Its
+// buffer holds MessageBuffer messages; when it is full, connections stop
+// reading their sockets until there is room (TCP backpressure). The Server
+// closes it when Serve returns.
+func (s *Server) Messages() <-chan Message { return s.h.messages }
+
+// Errors delivers non-fatal errors: a *ConnError for each connection that
+// ended by a failure (reset, timeout, oversize frame, TLS handshake...) and
+// errors of the accept loop. Its buffer holds EventBuffer errors; the Server
+// closes it when Serve returns.
+func (s *Server) Errors() <-chan error {
+	s.h.subErrors.Store(true)
+	return s.h.errs
+}
+
+// Stats returns a snapshot of the server's counters.
+func (s *Server) Stats() Stats { return s.h.st.snapshot() }
+
+// Listen opens the listener of the configured Network and Addr (with
+// Backlog), so that Addr is known before Serve is called with a nil
+// listener. ListenAndServe calls it.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return ErrServerClosed
+	}
+	if s.ln != nil {
+		return ErrAlreadyStarted
+	}
+	ln, err := listen.Listen(context.Background(), s.cfg.Network, s.cfg.Addr, s.cfg.Backlog, s.h.opts.KeepAlive)
+	if err != nil {
+		return fmt.Errorf("simplesockets: listen %s %s: %w", s.cfg.Network, s.cfg.Addr, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// ListenAndServe listens on the configured address (unless Listen was
+// called already) and serves until ctx ends, Shutdown or Close is called, or
+// the listener fails. It returns ErrServerClosed after Shutdown or Close,
+// context.Cause(ctx) when ctx ended, and the error otherwise.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	s.mu.Lock()
+	have := s.ln != nil
+	s.mu.Unlock()
+	if !have {
+		if err := s.Listen(); err != nil {
+			if errors.Is(err, ErrServerClosed) {
+				s.h.closeChannels()
+			}
+			return err
+		}
+	}
+	return s.Serve(ctx, nil)
+}
+
+// Addr returns the listener's address, or nil before Listen or Serve.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Serve accepts connections on ln (or, if ln is nil, on the listener opened
+// by Listen) until ctx ends, Shutdown or Close is called, or Accept fails
+// with a permanent error. The Server takes ownership of ln and closes it.
+//
+// When Serve returns, every goroutine of the server has ended, every
+// connection has produced its Disconnect and the four channels are closed.
+// It returns ErrServerClosed after Shutdown or Close, context.Cause(ctx) if
+// ctx ended, and the accept error otherwise. A Server serves once.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	switch {
+	case s.closing:
+		s.mu.Unlock()
+		if ln != nil {
+			ln.Close()
+		}
+		s.h.closeChannels()
+		return ErrServerClosed
+	case s.serving:
+		s.mu.Unlock()
+		return ErrAlreadyStarted
+	case ln == nil && s.ln == nil:
+		s.mu.Unlock()
+		return fmt.Errorf("simplesockets: Serve with a nil listener before Listen")
+	case ln != nil && s.ln != nil && ln != s.ln:
+		s.mu.Unlock()
+		return fmt.Errorf("%w: Listen was called already", ErrAlreadyStarted)
+	}
+	if ln == nil {
+		ln = s.ln
+	}
+	s.ln = ln
+	s.serving = true
+	sctx, cancel := context.WithCancelCause(ctx)
+	s.cancel = cancel
+	s.mu.Unlock()
+
+	g, gctx := errgroup.WithContext(sctx)
+	g.Go(func() error { return s.acceptLoop(gctx, g, ln) })
+	g.Go(func() error {
+		<-gctx.Done()
+		s.killAll(ErrServerClosed)
+		return nil
+	})
+	err := g.Wait()
+	cancel(nil)
+	s.h.closeChannels()
+	close(s.served)
+
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	switch {
+	case err != nil:
+		return err
+	case closing:
+		return ErrServerClosed
+	}
+	return context.Cause(ctx)
+}
+
+func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Listener) error {
+	handshake := s.h.opts.TLSConfig != nil
+	var delay time.Duration
+	for {
+		if s.slots != nil {
+			select {
+			case s.slots <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		s.setAccepting(true)
+		nc, err := ln.Accept()
+		s.setAccepting(false)
+		if err != nil {
+			s.releaseSlot()
+			if ctx.Err() != nil || s.isClosing() {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("simplesockets: accept: %w", err)
+			}
+			// Out of file descriptors and the like: report, back off, retry.
+			s.h.emitError(fmt.Errorf("simplesockets: accept: %w", err))
+			s.h.logErr("accept failed", err)
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
+			continue
+		}
+		delay = 0
+		ip := remoteIP(nc.RemoteAddr())
+		if !s.admitIP(ip) {
+			s.h.st.rejectedIP.Add(1)
+			remote := nc.RemoteAddr()
+			nc.Close()
+			s.releaseSlot()
+			s.h.emitError(&ConnError{Remote: remote, Err: fmt.Errorf("%w: %d connections from %s", ErrConnLimit, s.cfg.MaxConnectionsPerIP, ip)})
+			continue
+		}
+		if handshake {
+			nc = tls.Server(nc, s.h.opts.TLSConfig)
+		}
+		c := newConn(s.h, ctx, nc, func(c *Conn) { s.untrack(c, ip) })
+		if !s.track(c) {
+			nc.Close()
+			s.untrackIP(ip)
+			s.releaseSlot()
+			continue
+		}
+		g.Go(func() error {
+			c.serve(handshake)
+			return nil
+		})
+	}
+}
+
+func (s *Server) setAccepting(on bool) {
+	s.mu.Lock()
+	s.acceptOn = on
+	s.mu.Unlock()
+}
+
+// Accepting reports whether the accept loop is waiting in Accept now (false
+// while it is paused at MaxConnections, before Serve and after it).
+func (s *Server) Accepting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.acceptOn
+}
+
+func remoteIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	return ""
+}
+
+// admitIP counts a connection from ip, unless ip is at its cap.
+func (s *Server) admitIP(ip string) bool {
+	if s.cfg.MaxConnectionsPerIP <= 0 || ip == "" {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip] >= s.cfg.MaxConnectionsPerIP {
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
+func (s *Server) untrackIP(ip string) {
+	if s.cfg.MaxConnectionsPerIP <= 0 || ip == "" {
+		return
+	}
+	s.mu.Lock()
+	s.untrackIPLocked(ip)
+	s.mu.Unlock()
+}
+
+// untrackIPLocked forgets one connection from ip. s.mu must be held.
+func (s *Server) untrackIPLocked(ip string) {
+	if s.cfg.MaxConnectionsPerIP <= 0 || ip == "" {
+		return
+	}
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+}
+
+func (s *Server) releaseSlot() {
+	if s.slots != nil {
+		<-s.slots
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// track registers c, unless the server is shutting down.
+func (s *Server) track(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// untrack is a connection's onEnd: it runs exactly once per tracked conn.
+func (s *Server) untrack(c *Conn, ip string) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.untrackIPLocked(ip)
+	if s.drained != nil && len(s.conns) == 0 {
+		close(s.drained)
+		s.drained = nil
+	}
+	s.mu.Unlock()
+	s.releaseSlot()
+}
+
+// killAll closes the listener and every connection at once.
+func (s *Server) killAll(reason error) {
+	s.h.goHard()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing = true
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for c := range s.conns {
+		c.kill(reason)
+	}
+}
+
+// Shutdown stops the server gracefully: it closes the listener, makes every
+// connection stop reading, delivers the messages already read, writes what
+// is queued, closes the connections and waits for Serve's goroutines to end.
+// If ctx ends first, it closes everything at once (as Close) and returns
+// ctx's error. Shutdown never waits for a peer longer than ctx allows.
+// Serve returns ErrServerClosed. Calling Shutdown again is harmless.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	if !s.serving {
+		ln := s.ln
+		s.mu.Unlock()
+		if ln != nil {
+			ln.Close()
+		}
+		s.h.closeChannels()
+		return nil
+	}
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for c := range s.conns {
+		c.beginDrain(ErrServerClosed)
+	}
+	var drained chan struct{}
+	if len(s.conns) > 0 {
+		if s.drained == nil {
+			s.drained = make(chan struct{})
+		}
+		drained = s.drained
+	}
+	s.mu.Unlock()
+
+	if drained != nil {
+		select {
+		case <-drained:
+		case <-s.served:
+		case <-ctx.Done():
+			s.Close()
+			return ctx.Err()
+		}
+	}
+	s.cancel(ErrServerClosed)
+	<-s.served
+	return nil
+}
+
+// Close closes the listener and every connection at once, without flushing
+// queued sends, and waits for Serve's goroutines to end. Messages already
+// read but not yet delivered are discarded (counted in
+// Stats.MessagesDiscarded). Serve returns ErrServerClosed. Close is
+// idempotent and returns nil.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	serving := s.serving
+	ln := s.ln
+	s.mu.Unlock()
+	if !serving {
+		if ln != nil {
+			ln.Close()
+		}
+		s.h.closeChannels()
+		return nil
+	}
+	s.h.goHard()
+	s.cancel(ErrServerClosed)
+	<-s.served
+	return nil
+}
+
+// Clients returns a snapshot of the open connections, keyed by remote
+// address (RemoteAddr().String()).
+func (s *Server) Clients() map[string]*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]*Conn, len(s.conns))
+	for c := range s.conns {
+		if c.live.Load() {
+			m[addrString(c.remote)] = c
+		}
+	}
+	return m
+}
+
+// Disconnect closes the connection whose remote address is addr, as
+// Conn.Close does, and returns ErrNotFound if there is none.
+func (s *Server) Disconnect(addr string) error {
+	for a, c := range s.Clients() {
+		if a == addr {
+			return c.Close()
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrNotFound, addr)
+}
+
+// Broadcast sends data to every open connection. It returns nil if every
+// Send succeeded, and otherwise the Send errors joined (errors.Join), each
+// a *ConnError naming its connection.
+func (s *Server) Broadcast(data []byte) error {
+	var errs []error
+	for _, c := range s.Clients() {
+		if err := c.Send(data); err != nil {
+			errs = append(errs, &ConnError{Conn: c, Remote: c.remote, Err: err})
+		}
+	}
+	return errors.Join(errs...)
+}

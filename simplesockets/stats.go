@@ -1,0 +1,70 @@
+package simplesockets
+
+import "sync/atomic"
+
+// Stats is a snapshot of a Server's or Client's counters. Every field counts
+// from the creation of the Server or Client; Open is a gauge. Taking a
+// snapshot costs a few atomic loads, so calling Stats every second is cheap.
+// Counters are read one by one, so a snapshot taken under load is not an
+// atomic cut across fields.
+type Stats struct {
+	// Open is the number of connections open now (produced on Connects and
+	// not yet on Disconnects).
+	Open int64
+	// Accepted counts connections that reached Connects (for a Client: the
+	// successful dials).
+	Accepted uint64
+	// RejectedPerIP counts connections closed right after accept because
+	// their IP had MaxConnectionsPerIP connections already.
+	RejectedPerIP uint64
+	// RejectedTLS counts connections whose TLS handshake failed or timed
+	// out (they never reach Connects).
+	RejectedTLS uint64
+	// BytesIn and BytesOut count bytes read from and written to sockets,
+	// framing included (after TLS decryption, before encryption).
+	BytesIn, BytesOut uint64
+	// MessagesIn counts messages delivered on Messages; MessagesOut counts
+	// messages written to sockets.
+	MessagesIn, MessagesOut uint64
+	// SendErrors counts Send calls that returned an error (closed
+	// connection, full queue, payload the framing rejects).
+	SendErrors uint64
+	// MessagesDiscarded counts complete messages that had been read but
+	// were not delivered because the connection, server or client was
+	// closed hard (Close, context cancellation, a failure) first.
+	MessagesDiscarded uint64
+	// EventsDropped counts lifecycle events (Connects, Disconnects,
+	// Errors) that were dropped because nobody had asked for that channel
+	// and its buffer was full, or because the owner was closing and the
+	// channel was full. See the package documentation, "Lifecycle events".
+	EventsDropped uint64
+	// Reconnects counts successful Client reconnections (always 0 for a
+	// Server).
+	Reconnects uint64
+}
+
+type counters struct {
+	open                              atomic.Int64
+	accepted, rejectedIP, rejectedTLS atomic.Uint64
+	bytesIn, bytesOut                 atomic.Uint64
+	msgsIn, msgsOut                   atomic.Uint64
+	sendErrors, discarded             atomic.Uint64
+	eventsDropped, reconnects         atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Open:              c.open.Load(),
+		Accepted:          c.accepted.Load(),
+		RejectedPerIP:     c.rejectedIP.Load(),
+		RejectedTLS:       c.rejectedTLS.Load(),
+		BytesIn:           c.bytesIn.Load(),
+		BytesOut:          c.bytesOut.Load(),
+		MessagesIn:        c.msgsIn.Load(),
+		MessagesOut:       c.msgsOut.Load(),
+		SendErrors:        c.sendErrors.Load(),
+		MessagesDiscarded: c.discarded.Load(),
+		EventsDropped:     c.eventsDropped.Load(),
+		Reconnects:        c.reconnects.Load(),
+	}
+}
