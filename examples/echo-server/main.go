@@ -1,0 +1,105 @@
+// Command echo-server echoes every message back to its sender.
+//
+//	echo-server [-network tcp|unix] [-addr host:port|path] [-framing raw|len32|line]
+//	            [-max-message N] [-max-conns N] [-idle-timeout D] [-tls] [-v]
+//
+// It prints one line when it listens and shuts down gracefully on SIGINT or
+// SIGTERM. The flags are a contract: benchmark and test tools drive it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/simplesockets/simplesockets-go/internal/exampleflags"
+	"github.com/simplesockets/simplesockets-go/internal/selfsigned"
+	ss "github.com/simplesockets/simplesockets-go/simplesockets"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "echo-server:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	network := flag.String("network", "tcp", "tcp, tcp4, tcp6 or unix")
+	addr := flag.String("addr", "127.0.0.1:9999", "address to listen on (a path for -network unix)")
+	framing := flag.String("framing", "raw", "raw, len32 or line")
+	maxMessage := flag.Int("max-message", 0, "largest message for len32/line (0: the framing's default)")
+	maxConns := flag.Int("max-conns", 0, "most open connections (0: no limit)")
+	idle := flag.Duration("idle-timeout", 0, "disconnect a client silent this long (0: never)")
+	useTLS := flag.Bool("tls", false, "serve TLS with an in-memory self-signed certificate")
+	verbose := flag.Bool("v", false, "print connection errors")
+	flag.Parse()
+
+	fr, err := exampleflags.Framing(*framing, *maxMessage)
+	if err != nil {
+		return err
+	}
+	cfg := ss.ServerConfig{
+		Network:        *network,
+		Addr:           *addr,
+		MaxConnections: *maxConns,
+		Options:        ss.Options{Framing: fr, IdleTimeout: *idle},
+	}
+	if *useTLS {
+		pair, err := selfsigned.New("echo-server")
+		if err != nil {
+			return err
+		}
+		cfg.TLSConfig = pair.ServerConfig()
+	}
+	srv, err := ss.NewServer(cfg)
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	fmt.Printf("echo-server: listening on %s (%s, framing %s)\n", srv.Addr(), *network, *framing)
+
+	// On SIGINT/SIGTERM, shut down gracefully; the loop below ends when the
+	// server closes Messages.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), nil) }()
+
+	msgs, errs := srv.Messages(), srv.Errors()
+	for msgs != nil || errs != nil {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil
+				continue
+			}
+			m.Conn.Send(m.Data) // an error here also ends the connection, reported on Errors
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			if *verbose {
+				fmt.Fprintln(os.Stderr, "echo-server:", err)
+			}
+		}
+	}
+	if err := <-served; !errors.Is(err, ss.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
