@@ -68,6 +68,7 @@ type Server struct {
 	perIP    map[string]int
 	serving  bool
 	closing  bool          // Shutdown or Close was called
+	stopped  bool          // killAll ran: no new connections
 	cancel   func(error)   // cancels the serving context
 	drained  chan struct{} // closed when shutting down and the last conn ended
 	served   chan struct{} // closed when Serve has returned
@@ -389,7 +390,7 @@ func (s *Server) isClosing() bool {
 func (s *Server) track(c *Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.closing || s.stopped {
 		return false
 	}
 	s.conns[c] = struct{}{}
@@ -414,7 +415,7 @@ func (s *Server) killAll(reason error) {
 	s.h.goHard()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closing = true
+	s.stopped = true
 	if s.ln != nil {
 		s.ln.Close()
 	}

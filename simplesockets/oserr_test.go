@@ -1,0 +1,5 @@
+package simplesockets_test
+
+import "os"
+
+var errOSDeadline = os.ErrDeadlineExceeded
