@@ -1,0 +1,267 @@
+package simplesockets_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	ss "github.com/simplesockets/simplesockets-go/simplesockets"
+)
+
+// MaxConnections: at the cap the server stops accepting (extra clients wait
+// in the backlog, unserved), and accepting resumes when one leaves.
+func TestMaxConnectionsPausesAndResumes(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{MaxConnections: 2, Options: ss.Options{Framing: ss.Lines(0)}})
+	go func() {
+		for m := range srv.Messages() {
+			m.Conn.Send(m.Data)
+		}
+	}()
+	conns := srv.Connects()
+	a, b := dialRaw(t, addr), dialRaw(t, addr)
+	recv(t, conns, "connect a")
+	recv(t, conns, "connect b")
+	c := dialRaw(t, addr) // completes in the kernel backlog, not accepted
+	c.Write([]byte("third\n"))
+	select {
+	case x := <-conns:
+		t.Fatalf("third connection accepted at the cap: %v", x)
+	case <-time.After(200 * time.Millisecond): // a negative check needs a window
+	}
+	if srv.Accepting() {
+		t.Fatal("Accepting() is true at the cap")
+	}
+	a.Close()
+	recv(t, srv.Disconnects(), "disconnect a")
+	recv(t, conns, "connect c")
+	c.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "third\n" {
+		t.Fatalf("echo on the resumed connection: %q %v", buf, err)
+	}
+	_ = b
+}
+
+// Shutdown writes what is queued before closing.
+func TestShutdownFlushesQueuedSends(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.LengthPrefixed(0)}})
+	nc := dialRaw(t, addr)
+	c := recv(t, srv.Connects(), "connect")
+	got := make(chan int64, 1)
+	go func() {
+		n, _ := io.Copy(io.Discard, nc)
+		got <- n
+	}()
+	payload := bytes.Repeat([]byte("z"), 1<<20)
+	for range 8 {
+		if err := c.Send(payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-got; n != 8*(4+1<<20) {
+		t.Fatalf("peer got %d bytes, want %d", n, 8*(4+1<<20))
+	}
+}
+
+// Shutdown never waits for a peer longer than its context allows.
+// This used to be the classic hang: a peer that never reads.
+func TestShutdownTimesOutOnPeerThatDoesNotRead(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{MaxQueuedBytes: -1}})
+	dialRaw(t, addr) // never reads
+	c := recv(t, srv.Connects(), "connect")
+	big := bytes.Repeat([]byte("q"), 32<<20)
+	if err := c.Send(big); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := srv.Shutdown(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Shutdown took %v", d)
+	}
+	d := recv(t, srv.Disconnects(), "disconnect")
+	if !errors.Is(d.Err, ss.ErrServerClosed) {
+		t.Fatalf("reason %v", d.Err)
+	}
+}
+
+// Close twice, Shutdown after Close, Send after Close: no panic, clear errors.
+func TestCloseIsIdempotent(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{})
+	cli, err := ss.Dial(context.Background(), ss.ClientConfig{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := recv(t, srv.Connects(), "connect")
+	for range 2 {
+		if err := cli.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Send([]byte("x")); !errors.Is(err, ss.ErrClosed) {
+		t.Fatalf("client Send after Close: %v", err)
+	}
+	if err := c.Send([]byte("x")); !errors.Is(err, ss.ErrClosed) {
+		t.Fatalf("conn Send after Close: %v", err)
+	}
+	if err := cli.Connect(context.Background()); !errors.Is(err, ss.ErrClosed) {
+		t.Fatalf("Connect after Close: %v", err)
+	}
+	if err := srv.Serve(context.Background(), nil); !errors.Is(err, ss.ErrServerClosed) {
+		t.Fatalf("Serve after Close: %v", err)
+	}
+}
+
+func TestClientStateAndReconnect(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.Lines(0)}})
+	go func() {
+		for m := range srv.Messages() {
+			m.Conn.Send(m.Data)
+		}
+	}()
+	cli, err := ss.NewClient(ss.ClientConfig{Addr: addr, Options: ss.Options{Framing: ss.Lines(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if cli.Connected() || cli.IsConnected() || cli.Disconnected() {
+		t.Fatal("state before Connect")
+	}
+	if err := cli.Send([]byte("x")); !errors.Is(err, ss.ErrNotConnected) {
+		t.Fatalf("Send before Connect: %v", err)
+	}
+	if err := cli.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Connect(context.Background()); !errors.Is(err, ss.ErrAlreadyStarted) {
+		t.Fatalf("second Connect: %v", err)
+	}
+	first := recv(t, cli.Connects(), "client connect")
+	if !cli.Connected() || !cli.IsConnected() || cli.Addr() != addr {
+		t.Fatal("state after Connect")
+	}
+	if err := cli.Reconnect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d := recv(t, cli.Disconnects(), "client disconnect")
+	if d.Conn != first || !errors.Is(d.Err, ss.ErrClientClosed) {
+		t.Fatalf("disconnect %v %v", d.Conn, d.Err)
+	}
+	second := recv(t, cli.Connects(), "client reconnect")
+	if second == first || !cli.Disconnected() || !cli.IsConnected() {
+		t.Fatal("state after Reconnect")
+	}
+	cli.Send([]byte("again"))
+	if m := recv(t, cli.Messages(), "echo"); string(m.Data) != "again" || m.Conn != second {
+		t.Fatalf("echo %q on %v", m.Data, m.Conn)
+	}
+	if st := cli.Stats(); st.Reconnects != 1 || st.Accepted != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// The server going away is a Disconnect on the client, and Send then fails
+// with ErrClosed.
+func TestClientSeesServerClose(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{})
+	cli, err := ss.Dial(context.Background(), ss.ClientConfig{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	recv(t, srv.Connects(), "connect")
+	srv.Close()
+	d := recv(t, cli.Disconnects(), "client disconnect")
+	if !errors.Is(d.Err, ss.ErrPeerClosed) && !errors.Is(d.Err, ss.ErrConnReset) {
+		t.Fatalf("reason %v", d.Err)
+	}
+	if cli.IsConnected() {
+		t.Fatal("IsConnected after the server closed")
+	}
+	if err := cli.Send([]byte("x")); !errors.Is(err, ss.ErrClosed) {
+		t.Fatalf("Send: %v", err)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	bad := []ss.ServerConfig{
+		{Network: "udp"},
+		{MaxConnections: -1},
+		{Backlog: -1},
+		{Options: ss.Options{ReadBufferSize: -1}},
+		{Options: ss.Options{SendPolicy: 42}},
+	}
+	for _, cfg := range bad {
+		if _, err := ss.NewServer(cfg); !errors.Is(err, ss.ErrInvalidConfig) {
+			t.Errorf("NewServer(%+v) = %v, want ErrInvalidConfig", cfg, err)
+		}
+	}
+	srv, err := ss.NewServer(ss.ServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+}
+
+func TestSendErrors(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.Lines(10)}})
+	dialRaw(t, addr)
+	c := recv(t, srv.Connects(), "connect")
+	if err := c.Send([]byte("a\nb")); !errors.Is(err, ss.ErrInvalidMessage) {
+		t.Fatalf("delimiter in payload: %v", err)
+	}
+	if err := c.Send(bytes.Repeat([]byte("a"), 11)); !errors.Is(err, ss.ErrMessageTooLarge) {
+		t.Fatalf("oversize payload: %v", err)
+	}
+	if err := c.Send([]byte("fine")); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Stats().SendErrors; n != 2 {
+		t.Fatalf("SendErrors = %d", n)
+	}
+}
+
+func TestServeOwnListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ss.NewServer(ss.ServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	nc := dialRaw(t, ln.Addr().String())
+	nc.Write([]byte("hi"))
+	if m := recv(t, srv.Messages(), "message"); string(m.Data) != "hi" {
+		t.Fatalf("got %q", m.Data)
+	}
+	if srv.Addr().String() != ln.Addr().String() {
+		t.Fatal("Addr")
+	}
+	cancel()
+	if err := <-served; !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+}
