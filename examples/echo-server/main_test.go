@@ -1,0 +1,146 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// pyClient is a non-Go peer: it speaks each framing with python3's socket
+// module, sends messages of several sizes and checks every echo.
+const pyClient = `
+import socket, struct, sys
+host, port, framing = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.create_connection((host, port), timeout=10)
+def recv_exact(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c: raise SystemExit("closed early")
+        b += c
+    return b
+ok = 0
+for i, size in enumerate([1, 10, 2047, 2048, 2049, 5000, 65000]):
+    p = bytes((97 + (i + j) % 26) for j in range(size))
+    if framing == "len32":
+        s.sendall(struct.pack(">I", size) + p)
+        n = struct.unpack(">I", recv_exact(4))[0]
+        got = recv_exact(n)
+    elif framing == "line":
+        s.sendall(p + b"\n")
+        got = recv_exact(size + 1)[:-1]
+    else:
+        s.sendall(p)
+        got = recv_exact(size)
+    ok += got == p
+s.close()
+print(ok)
+`
+
+func build(t *testing.T, dir string, pkgs ...string) {
+	t.Helper()
+	args := append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)
+	out, err := exec.Command("go", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+}
+
+// startServer runs the echo-server binary and returns its address.
+func startServer(t *testing.T, bin string, args ...string) (addr string, stop func() error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	select {
+	case line := <-lines:
+		// "echo-server: listening on 127.0.0.1:PORT (tcp, framing raw)"
+		f := strings.Fields(line)
+		if len(f) < 4 || f[1] != "listening" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("unexpected first line %q", line)
+		}
+		addr = f[3]
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("echo-server printed nothing")
+	}
+	return addr, func() error {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Error("echo-server did not exit within 10s of SIGTERM")
+			return nil
+		}
+	}
+}
+
+func TestEchoServerInterop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	dir := t.TempDir()
+	build(t, dir, "github.com/simplesockets/simplesockets-go/examples/echo-server", "github.com/simplesockets/simplesockets-go/examples/echo-client")
+	python, pyErr := exec.LookPath("python3")
+	for _, framing := range []string{"raw", "len32", "line"} {
+		t.Run(framing, func(t *testing.T) {
+			addr, stop := startServer(t, filepath.Join(dir, "echo-server"), "-addr", "127.0.0.1:0", "-framing", framing)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, filepath.Join(dir, "echo-client"), "-addr", addr, "-framing", framing, "-n", "50", "-size", "3000").Output()
+			if err != nil {
+				t.Errorf("echo-client: %v (%s)", err, out)
+			}
+			var res struct{ Sent, OK, Errors int }
+			if err := json.Unmarshal(bytes.TrimSpace(out), &res); err != nil || res.Sent != 50 || res.OK != 50 || res.Errors != 0 {
+				t.Errorf("echo-client printed %q (%v)", out, err)
+			}
+			if pyErr != nil {
+				t.Log("python3 not found: skipping the non-Go peer")
+			} else {
+				host, port, _ := strings.Cut(addr, ":")
+				out, err := exec.CommandContext(ctx, python, "-c", pyClient, host, port, framing).CombinedOutput()
+				if err != nil || strings.TrimSpace(string(out)) != "7" {
+					t.Errorf("python3 peer: %v: %s", err, out)
+				}
+			}
+			if err := stop(); err != nil {
+				t.Errorf("echo-server exit: %v", err)
+			}
+		})
+	}
+}
