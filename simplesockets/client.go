@@ -3,10 +3,13 @@ package simplesockets
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -21,10 +24,53 @@ type ClientConfig struct {
 	// If empty, DefaultAddr.
 	Addr string
 
+	// Reconnect, if Enabled, redials automatically after a connection ends
+	// by anything but Close or Reconnect.
+	Reconnect ReconnectPolicy
+
 	// Options are the per-connection settings shared with Server. With
 	// TLSConfig set and its ServerName empty, the host of Addr is used.
 	Options
 }
+
+// ReconnectPolicy is the Client's automatic reconnection: exponential
+// backoff with jitter. Each failed attempt is reported on Errors as a
+// *ReconnectError; a success produces the new connection on Connects and
+// counts in Stats.Reconnects. Close stops it at once, also in the middle of a
+// wait or a dial.
+type ReconnectPolicy struct {
+	// Enabled turns automatic reconnection on. The zero value is off.
+	Enabled bool
+	// MinDelay is the wait before the first attempt; each failure doubles
+	// it. If zero, 100ms.
+	MinDelay time.Duration
+	// MaxDelay caps the wait between attempts. If zero, 30s.
+	MaxDelay time.Duration
+	// MaxAttempts is how many failed attempts in a row end the reconnection
+	// (reported as a *ReconnectError with GaveUp set). Zero means no limit.
+	MaxAttempts int
+}
+
+// ReconnectError reports a failed automatic reconnection attempt on the
+// Client's Errors channel. It matches ErrReconnect, and its Err is the dial
+// error.
+type ReconnectError struct {
+	Attempt int           // 1 for the first attempt after a disconnect
+	Next    time.Duration // the wait before the next attempt (0 if GaveUp)
+	GaveUp  bool          // MaxAttempts reached: no more attempts
+	Err     error
+}
+
+// Error implements error.
+func (e *ReconnectError) Error() string {
+	if e.GaveUp {
+		return fmt.Sprintf("simplesockets: reconnect attempt %d failed, giving up: %v", e.Attempt, e.Err)
+	}
+	return fmt.Sprintf("simplesockets: reconnect attempt %d failed, next in %v: %v", e.Attempt, e.Next, e.Err)
+}
+
+// Unwrap returns ErrReconnect and the dial error.
+func (e *ReconnectError) Unwrap() []error { return []error{ErrReconnect, e.Err} }
 
 // Client is a connection to a server, with the same four channels as a
 // Server. A Client holds at most one connection at a time; Reconnect
@@ -39,6 +85,8 @@ type Client struct {
 
 	life   context.Context // parent of every connection; cancelled by Close
 	cancel context.CancelFunc
+	retry  context.Context // ends automatic reconnection; cancelled first by Close
+	noMore context.CancelFunc
 	g      errgroup.Group // one goroutine per connection
 
 	mu     sync.Mutex
@@ -76,7 +124,17 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			}
 		}
 	}
+	if cfg.Reconnect.MinDelay < 0 || cfg.Reconnect.MaxDelay < 0 || cfg.Reconnect.MaxAttempts < 0 {
+		return nil, fmt.Errorf("%w: negative Reconnect setting", ErrInvalidConfig)
+	}
+	if cfg.Reconnect.MinDelay == 0 {
+		c.cfg.Reconnect.MinDelay = 100 * time.Millisecond
+	}
+	if cfg.Reconnect.MaxDelay == 0 {
+		c.cfg.Reconnect.MaxDelay = 30 * time.Second
+	}
 	c.life, c.cancel = context.WithCancel(context.Background())
+	c.retry, c.noMore = context.WithCancel(c.life)
 	return c, nil
 }
 
@@ -107,11 +165,11 @@ func (c *Client) Connect(ctx context.Context) error {
 	if c.conn != nil && c.conn.live.Load() {
 		return ErrAlreadyStarted
 	}
-	return c.connectLocked(ctx)
+	return c.connectLocked(ctx, false)
 }
 
 // connectLocked dials and starts a connection. c.mu must be held.
-func (c *Client) connectLocked(ctx context.Context) error {
+func (c *Client) connectLocked(ctx context.Context, again bool) error {
 	d := net.Dialer{KeepAlive: c.h.opts.KeepAlive}
 	nc, err := d.DialContext(ctx, c.cfg.Network, c.cfg.Addr)
 	if err != nil {
@@ -135,11 +193,65 @@ func (c *Client) connectLocked(ctx context.Context) error {
 	conn.live.Store(true) // connected as far as the caller can tell
 	c.conn = conn
 	c.everConnected.Store(true)
+	if again {
+		c.h.st.reconnects.Add(1)
+	}
 	c.g.Go(func() error {
 		conn.serve(false)
+		c.autoReconnect(conn)
 		return nil
 	})
 	return nil
+}
+
+// autoReconnect runs on the goroutine of a connection that has ended: if the
+// policy says so, it redials with backoff until it succeeds, gives up, or
+// the Client is closed or reconnected by hand.
+func (c *Client) autoReconnect(old *Conn) {
+	p := c.cfg.Reconnect
+	if !p.Enabled || errors.Is(context.Cause(old.ctx), ErrClientClosed) {
+		return
+	}
+	delay := p.MinDelay
+	for attempt := 1; ; attempt++ {
+		t := time.NewTimer(jitter(delay))
+		select {
+		case <-t.C:
+		case <-c.retry.Done():
+			t.Stop()
+			return
+		}
+		c.mu.Lock()
+		if c.closed || c.conn != old {
+			c.mu.Unlock() // closed, or Reconnect was called meanwhile
+			return
+		}
+		err := c.connectLocked(c.retry, true)
+		c.mu.Unlock()
+		if err == nil {
+			return
+		}
+		if c.retry.Err() != nil {
+			return
+		}
+		delay = min(2*delay, p.MaxDelay)
+		rerr := &ReconnectError{Attempt: attempt, Next: delay, Err: err}
+		if p.MaxAttempts > 0 && attempt >= p.MaxAttempts {
+			rerr.GaveUp, rerr.Next = true, 0
+		}
+		c.h.emitError(rerr)
+		if rerr.GaveUp {
+			return
+		}
+	}
+}
+
+// jitter returns a duration in [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
 }
 
 // Reconnect closes the current connection, if any (gracefully, as
@@ -161,11 +273,7 @@ func (c *Client) Reconnect(ctx context.Context) error {
 			<-old.ended
 		}
 	}
-	if err := c.connectLocked(ctx); err != nil {
-		return err
-	}
-	c.h.st.reconnects.Add(1)
-	return nil
+	return c.connectLocked(ctx, true)
 }
 
 // Send queues data on the current connection (see Conn.Send). It returns
@@ -205,6 +313,7 @@ func (c *Client) Close() error {
 	conn := c.conn
 	c.mu.Unlock()
 	c.h.goHard()
+	c.noMore()
 	if conn != nil && !already {
 		conn.beginDrain(ErrClientClosed)
 	}

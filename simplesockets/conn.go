@@ -283,7 +283,19 @@ func (c *Conn) serve(handshake bool) {
 			c.kill(err)
 			c.h.logConn(slog.LevelInfo, "tls handshake failed", c, err)
 			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: err})
-			c.cancel(err)
+			c.onEnd(c)
+			return
+		}
+	}
+	if hook := c.h.opts.OnConnect; hook != nil {
+		var herr error
+		if perr := safeCall(func() { herr = hook(c) }); perr != nil {
+			herr = perr
+		}
+		if herr != nil {
+			c.kill(herr)
+			c.h.logConn(slog.LevelInfo, "refused by OnConnect", c, herr)
+			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: herr})
 			c.onEnd(c)
 			return
 		}
@@ -332,7 +344,23 @@ func (c *Conn) finish(reason error) {
 	} else {
 		c.h.logConn(slog.LevelDebug, "disconnected", c, reason)
 	}
+	if hook := c.h.opts.OnDisconnect; hook != nil {
+		if perr := safeCall(func() { hook(Disconnect{Conn: c, Err: reason}) }); perr != nil {
+			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: perr})
+		}
+	}
 	c.h.emitDisconnect(c, reason)
+}
+
+// safeCall runs a user hook and turns a panic into an ErrHookPanic error.
+func safeCall(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrHookPanic, r)
+		}
+	}()
+	f()
+	return nil
 }
 
 // isFailure reports whether a Disconnect reason is also reported on Errors:
@@ -500,6 +528,18 @@ func handOver(buf []byte, first, start, end int, frames [][]byte, size int) ([]b
 // discarded, if the connection is killed or the owner closes.
 func (c *Conn) deliver(frames [][]byte) bool {
 	now := time.Now()
+	if hook := c.h.opts.OnMessage; hook != nil {
+		for i, f := range frames {
+			if err := safeCall(func() { hook(Message{Conn: c, Data: f, Time: now}) }); err != nil {
+				c.h.st.msgsIn.Add(uint64(i))
+				c.h.st.discarded.Add(uint64(len(frames) - i - 1))
+				c.kill(err)
+				return false
+			}
+		}
+		c.h.st.msgsIn.Add(uint64(len(frames)))
+		return true
+	}
 	ch := c.h.messages
 	for i, f := range frames {
 		m := Message{Conn: c, Data: f, Time: now}

@@ -87,6 +87,10 @@ var (
 	// when a user hook panicked; the panic value is in the message.
 	ErrHookPanic = errors.New("simplesockets: hook panicked")
 
+	// ErrReconnect is matched by the *ReconnectError a Client with
+	// automatic reconnection reports on Errors for each failed attempt.
+	ErrReconnect = errors.New("simplesockets: reconnect failed")
+
 	// ErrNotFound is returned by Server.Disconnect when no connection has
 	// the given remote address.
 	ErrNotFound = errors.New("simplesockets: no such connection")

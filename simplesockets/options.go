@@ -69,6 +69,23 @@ type Options struct {
 	// is used; a negative value disables keep-alive.
 	KeepAlive time.Duration
 
+	// OnConnect, if set, runs on the connection's goroutine after the TLS
+	// handshake and before the connection is produced on Connects. A non-nil
+	// error or a panic refuses the connection: it is closed, reported on
+	// Errors (a panic as ErrHookPanic) and never produced on Connects. It must
+	// not block for long: the connection waits for it.
+	OnConnect func(*Conn) error
+
+	// OnMessage, if set, receives every message on the connection's
+	// goroutine instead of the Messages channel, in order (handler style:
+	// no channel hop). While it runs the connection does not read. A panic
+	// ends the connection with ErrHookPanic, reported on Errors.
+	OnMessage func(Message)
+
+	// OnDisconnect, if set, runs on the connection's goroutine just before
+	// its Disconnect is produced. A panic is recovered and reported on Errors.
+	OnDisconnect func(Disconnect)
+
 	// Logger receives structured logs (connection id, remote address,
 	// reason; never payloads). If nil, nothing is logged.
 	Logger *slog.Logger

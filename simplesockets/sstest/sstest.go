@@ -37,7 +37,6 @@ package sstest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -202,7 +201,7 @@ func typeOf[T any](ch <-chan T) string {
 // timeout or if the channel is closed.
 func WaitMessage(tb testing.TB, src interface{ Messages() <-chan ss.Message }) ss.Message {
 	tb.Helper()
-	return wait(tb, "Messages", src.Messages())
+	return wait(tb, src.Messages(), "message", "Messages")
 }
 
 // WaitConnect waits up to DefaultTimeout for the next connection on src's
@@ -210,7 +209,7 @@ func WaitMessage(tb testing.TB, src interface{ Messages() <-chan ss.Message }) s
 // channel is closed.
 func WaitConnect(tb testing.TB, src interface{ Connects() <-chan *ss.Conn }) *ss.Conn {
 	tb.Helper()
-	return wait(tb, "Connects", src.Connects())
+	return wait(tb, src.Connects(), "connection", "Connects")
 }
 
 // WaitDisconnect waits up to DefaultTimeout for the next Disconnect on
@@ -218,7 +217,7 @@ func WaitConnect(tb testing.TB, src interface{ Connects() <-chan *ss.Conn }) *ss
 // if the channel is closed.
 func WaitDisconnect(tb testing.TB, src interface{ Disconnects() <-chan ss.Disconnect }) ss.Disconnect {
 	tb.Helper()
-	return wait(tb, "Disconnects", src.Disconnects())
+	return wait(tb, src.Disconnects(), "disconnect", "Disconnects")
 }
 
 // WaitError waits up to DefaultTimeout for the next error on src's Errors
@@ -226,37 +225,23 @@ func WaitDisconnect(tb testing.TB, src interface{ Disconnects() <-chan ss.Discon
 // closed.
 func WaitError(tb testing.TB, src interface{ Errors() <-chan error }) error {
 	tb.Helper()
-	return wait(tb, "Errors", src.Errors())
+	return wait(tb, src.Errors(), "error", "Errors")
 }
 
-// wait is Next with the channel's name in the failure message.
-func wait[T any](tb testing.TB, name string, ch <-chan T) T {
+// wait is Next with names for the failure message.
+func wait[T any](tb testing.TB, ch <-chan T, event, chanName string) T {
 	tb.Helper()
 	t := time.NewTimer(DefaultTimeout)
 	defer t.Stop()
 	select {
 	case v, ok := <-ch:
 		if !ok {
-			tb.Fatalf("sstest: %s closed while waiting for %s", name, what(name))
+			tb.Fatalf("sstest: %s closed while waiting for a %s", chanName, event)
 		}
 		return v
 	case <-t.C:
-		tb.Fatalf("sstest: no %s on %s within %v", what(name), name, DefaultTimeout)
+		tb.Fatalf("sstest: no %s on %s within %v", event, chanName, DefaultTimeout)
 	}
 	var zero T
 	return zero
-}
-
-func what(name string) string {
-	switch name {
-	case "Messages":
-		return "message"
-	case "Connects":
-		return "connection"
-	case "Disconnects":
-		return "disconnect"
-	case "Errors":
-		return "error"
-	}
-	return fmt.Sprintf("value of %s", name)
 }
