@@ -19,3 +19,11 @@ lint:
 
 build:
 	$(GO) build -o bin/ ./examples/...
+
+# Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
+FUZZ_TARGETS = FuzzSplitLengthPrefixed FuzzSplitLines FuzzSplitRaw FuzzServerInput FuzzClientServerEcho
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./simplesockets/ || exit 1; \
+	done

@@ -1,5 +1,10 @@
 package simplesockets_test
 
-import "os"
+import (
+	"io"
+	"os"
+)
 
 var errOSDeadline = os.ErrDeadlineExceeded
+
+var errUnexpectedEOF = io.ErrUnexpectedEOF
