@@ -70,6 +70,7 @@ type Client struct {
 	toggled  chan struct{} // closed and replaced when autoRecv or forced change
 	closed   bool
 	pumpDone chan struct{}
+	endedID  uint64 // ID of the last connection whose disconnect the pump collected
 }
 
 // NewClient returns a Client (Python: TCPClient()). Call Setup next.
@@ -153,14 +154,25 @@ func (c *Client) Connect(ctx context.Context) error {
 
 // Reconnect closes the connection, if any, after flushing what is queued,
 // and connects again (Python: reconnect). ctx bounds the wait and the dial.
-// With AutoRecv off, data the old connection had read but not delivered
-// keeps it alive until ctx ends. A failure is also recorded.
+// Data the old connection had read is collected, whatever AutoRecv is, so
+// that it can end. A failure is returned and also recorded.
 func (c *Client) Reconnect(ctx context.Context) error {
 	core, err := c.coreOrErr()
 	if err != nil {
 		return err
 	}
+	c.force(1)
+	defer c.force(-1)
 	return c.record(core.Reconnect(ctx))
+}
+
+// force makes the pump collect data even with AutoRecv off while a
+// Shutdown or Reconnect waits for a connection to end.
+func (c *Client) force(delta int) {
+	c.mu.Lock()
+	c.forced += delta
+	c.toggleLocked()
+	c.mu.Unlock()
 }
 
 // AutoRecv toggles the collection of received data (Python: autorecv) and
@@ -215,22 +227,34 @@ func (c *Client) Disconnect() error {
 
 // Shutdown closes the connection and turns AutoRecv off (Python: shutdown
 // ends the autorecv thread and closes the connection). Unlike Disconnect it
-// waits until the connection has ended and its disconnect was collected;
-// data that arrived before is collected too, whatever AutoRecv was. The
-// Client can Connect again; Close ends it for good.
+// waits until the connection has ended and its disconnect was collected
+// (bounded by the flush of what is queued, see
+// simplesockets.Options.WriteTimeout); data that arrived before is
+// collected too, whatever AutoRecv was. The Client can Connect again; Close
+// ends it for good.
 func (c *Client) Shutdown() error {
 	core, err := c.coreOrErr()
 	if err != nil {
 		return err
 	}
 	conn := core.Conn()
-	c.mu.Lock()
-	c.forced++
-	c.toggleLocked()
-	c.mu.Unlock()
+	c.force(1)
 	if conn != nil {
 		conn.Close()
-		<-conn.Done()
+		c.mu.Lock()
+		for c.endedID < conn.ID() && !c.closed {
+			ch := c.toggled
+			c.mu.Unlock()
+			select {
+			case <-ch:
+			case <-c.pumpDone:
+			}
+			c.mu.Lock()
+			if isDone(c.pumpDone) {
+				break
+			}
+		}
+		c.mu.Unlock()
 	}
 	c.mu.Lock()
 	c.forced--
@@ -238,6 +262,15 @@ func (c *Client) Shutdown() error {
 	c.toggleLocked()
 	c.mu.Unlock()
 	return nil
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // Connected reports whether a Connect or Reconnect ever succeeded (Python:
@@ -380,6 +413,10 @@ func (c *Client) pump(msgs <-chan ss.Message, conns <-chan *ss.Conn, discs <-cha
 			}
 			c.st.addLifecycle(Event{Kind: EventDisconnect, Conn: d.Conn, Address: c.addr, Err: d.Err, Time: time.Now()})
 			c.hook("OnDisconnect", c.cfg.OnDisconnect)
+			c.mu.Lock()
+			c.endedID = max(c.endedID, d.Conn.ID())
+			c.toggleLocked() // wakes Shutdown
+			c.mu.Unlock()
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil

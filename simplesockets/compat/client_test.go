@@ -119,13 +119,24 @@ func TestClientEchoLifecycle(t *testing.T) {
 	if err := cli.Connect(ctxWait(t)); err != nil {
 		t.Fatal(err)
 	}
+	recvOr(t, connects, "OnConnect")
+	cli.AutoRecv() // off: the echo stays in the core's buffer
+	before := cli.Core().Stats().BytesIn
+	cli.SendData([]byte("abc"))
+	eventually(t, "echo read by the core", func() bool { return cli.Core().Stats().BytesIn >= before+3 })
+	if cli.NewData() {
+		t.Fatal("data collected with AutoRecv off")
+	}
 	if err := cli.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
 	if cli.IsConnected() || cli.AutoRecving() {
 		t.Fatal("state after Shutdown")
 	}
-	recvOr(t, disconnects, "OnDisconnect after Shutdown")
+	recvOr(t, disconnects, "OnDisconnect after Shutdown") // ran before Shutdown returned
+	if d := cli.ReturnRecvedData(); len(d) != 1 || string(d[0].Data) != "abc" {
+		t.Fatalf("data read before Shutdown: %v", d)
+	}
 	if cli.ExceptionOccurred() {
 		t.Fatalf("exceptions: %v", cli.ReturnExceptions(false, false))
 	}
@@ -251,5 +262,58 @@ func TestClientAutoRecvBackpressure(t *testing.T) {
 	}
 	if !bytes.Equal(got, stream) {
 		t.Fatal("stream differs")
+	}
+}
+
+func TestClientSetupDefaults(t *testing.T) {
+	cli := compat.NewClient()
+	defer cli.Close()
+	if err := cli.Connect(ctxWait(t)); !errors.Is(err, compat.ErrNotSetUp) {
+		t.Fatalf("Connect before Setup: %v", err)
+	}
+	if err := cli.Setup(compat.ClientSetup{RecvBuffer: -1}); !errors.Is(err, ss.ErrInvalidConfig) {
+		t.Fatalf("negative RecvBuffer: %v", err)
+	}
+	if err := cli.Setup(compat.ClientSetup{}); err != nil {
+		t.Fatal(err)
+	}
+	if cli.Address() != "127.0.0.1:25567" {
+		t.Fatalf("default Address %q", cli.Address())
+	}
+	if err := cli.Setup(compat.ClientSetup{}); !errors.Is(err, compat.ErrSetUp) {
+		t.Fatalf("second Setup: %v", err)
+	}
+}
+
+// Reconnect with AutoRecv off still lets the old connection end: the data
+// it had read is collected.
+func TestClientReconnectAutoRecvOff(t *testing.T) {
+	srv, addr := startServer(t, 0, compat.ServerSetup{})
+	cli := newClient(t, addr, compat.ClientSetup{RecvBuffer: 8})
+	if err := cli.Connect(ctxWait(t)); err != nil {
+		t.Fatal(err)
+	}
+	sconn := awaitKind(t, srv, compat.EventConnect).Conn
+	// More reads than the core buffers: the old reader blocks delivering.
+	payload := pattern(3, 8*64)
+	srv.SendData(payload, sconn)
+	eventually(t, "core buffer full", func() bool { return cli.Core().Stats().BytesIn >= 8*4 })
+	start := time.Now()
+	if err := cli.Reconnect(ctxWait(t)); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > wait/2 {
+		// This used to wait for ctx: the old reader was stuck delivering.
+		t.Fatalf("Reconnect took %v", d)
+	}
+	var got []byte
+	for _, d := range cli.ReturnRecvedData() {
+		got = append(got, d.Data...)
+	}
+	if len(got) == 0 || !bytes.Equal(got, payload[:len(got)]) {
+		t.Fatalf("collected %d bytes", len(got))
+	}
+	if cli.AutoRecving() || !cli.IsConnected() {
+		t.Fatal("state after Reconnect")
 	}
 }
