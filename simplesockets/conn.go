@@ -15,11 +15,9 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-)
 
-// keepWriteBuf is the largest write buffer a connection keeps for reuse
-// after a write; larger ones (from bursts of big messages) go to the GC.
-const keepWriteBuf = 64 << 10
+	"github.com/simplesockets/simplesockets-go/internal/bufpool"
+)
 
 // Conn is one connection of a Server or a Client.
 //
@@ -46,8 +44,8 @@ type Conn struct {
 
 	mu         sync.Mutex
 	room       sync.Cond // signalled when the queue shrinks or sending stops
-	wbuf       []byte    // encoded frames waiting for the writer
-	spare      []byte    // a written buffer kept for reuse
+	wbuf       []byte    // encoded frames waiting for the writer (from bufpool)
+	wdeadline  time.Time // when the writer last set the write deadline
 	queuedMsgs int       // messages in wbuf
 	inflight   int       // bytes being written now
 	writing    bool      // a writer goroutine is running
@@ -157,6 +155,15 @@ func (c *Conn) send(data []byte) error {
 		c.room.Wait()
 	}
 	n := len(c.wbuf)
+	need := len(data) + 16
+	if sz, ok := c.h.opts.Framing.(sizer); ok {
+		need = sz.encodedLen(len(data))
+	}
+	if cap(c.wbuf)-n < need {
+		nb := append(bufpool.Get(n+need), c.wbuf...)
+		bufpool.Put(c.wbuf)
+		c.wbuf = nb
+	}
 	buf, err := c.h.opts.Framing.AppendFrame(c.wbuf, data)
 	if err != nil {
 		c.wbuf = buf[:n]
@@ -186,37 +193,37 @@ func (c *Conn) Close() error {
 }
 
 // writeLoop writes everything queued, one write per batch, and exits when
-// the queue is empty. It is started by send and awaited by finish.
+// the queue is empty. It is started by send and awaited by finish. Written
+// buffers go back to bufpool: they never left the package.
 func (c *Conn) writeLoop() {
 	defer c.writers.Done()
 	wt := c.h.opts.WriteTimeout
-	var last []byte
 	for {
 		c.mu.Lock()
-		if last != nil {
-			if cap(last) <= keepWriteBuf {
-				c.spare = last[:0]
-			}
-			c.inflight = 0
-			c.room.Broadcast()
-		}
 		if len(c.wbuf) == 0 || c.killed {
 			// Nothing to write, or the connection was killed.
 			c.writing = false
+			c.inflight = 0
 			c.room.Broadcast()
 			c.mu.Unlock()
 			return
 		}
 		buf, msgs := c.wbuf, c.queuedMsgs
-		c.wbuf, c.spare, c.queuedMsgs = c.spare, nil, 0
+		c.wbuf, c.queuedMsgs = nil, 0
 		c.inflight = len(buf)
 		c.mu.Unlock()
 
 		if wt > 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(wt))
+			// Refreshing the deadline costs a timer update; doing it at most
+			// every wt/4 keeps every write's deadline within [3wt/4, wt].
+			if now := time.Now(); now.Sub(c.wdeadline) > wt/4 {
+				_ = c.nc.SetWriteDeadline(now.Add(wt))
+				c.wdeadline = now
+			}
 		}
 		n, err := c.nc.Write(buf)
 		c.h.st.bytesOut.Add(uint64(n))
+		bufpool.Put(buf)
 		if err != nil {
 			c.kill(classify(err, ErrWriteTimeout))
 			c.mu.Lock()
@@ -227,7 +234,10 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		c.h.st.msgsOut.Add(uint64(msgs))
-		last = buf
+		c.mu.Lock()
+		c.inflight = 0
+		c.room.Broadcast()
+		c.mu.Unlock()
 	}
 }
 
@@ -399,18 +409,26 @@ func (c *Conn) readLoop() error {
 	start, end := 0, 0 // buf[start:end] is received and not yet consumed
 	var frames [][]byte
 	var frameStarted time.Time // when the pending partial frame began
+	need := 0                  // size of the pending frame, if the framing knows it
+	sz, _ := o.Framing.(sizer)
 	for {
-		if end == len(buf) {
-			if start > 0 {
-				end = copy(buf, buf[start:end])
-				start = 0
-			} else {
+		if need > len(buf)-start || end == len(buf) {
+			// Make room: for the announced frame if the framing said how
+			// big it is, else double (up to the framing's limit).
+			size := max(need, o.readSize)
+			if need == 0 && start == 0 {
 				if len(buf) >= o.maxFrame {
 					return fmt.Errorf("%w: more than %d bytes without a complete frame", ErrMessageTooLarge, o.maxFrame)
 				}
-				nb := make([]byte, min(2*len(buf), o.maxFrame))
-				copy(nb, buf[:end])
-				buf = nb
+				size = min(2*len(buf), o.maxFrame)
+			}
+			if size > len(buf) {
+				nb := make([]byte, size)
+				end = copy(nb, buf[start:end])
+				buf, start = nb, 0
+			} else if start > 0 {
+				end = copy(buf, buf[start:end])
+				start = 0
 			}
 		}
 		partial := end > start
@@ -430,6 +448,7 @@ func (c *Conn) readLoop() error {
 		end += n
 		first := start
 		frames = frames[:0]
+		need = 0
 		var ferr error
 		for start < end {
 			adv, f, err := o.Framing.Split(buf[start:end])
@@ -438,6 +457,9 @@ func (c *Conn) readLoop() error {
 				break
 			}
 			if adv <= 0 {
+				if sz != nil {
+					need = sz.frameLen(buf[start:end])
+				}
 				break
 			}
 			if adv > end-start {

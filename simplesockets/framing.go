@@ -69,7 +69,9 @@ func (rawFraming) Split(data []byte) (int, []byte, error) { return len(data), da
 func (rawFraming) AppendFrame(dst, p []byte) ([]byte, error) {
 	return append(dst, p...), nil
 }
-func (rawFraming) MaxFrameSize() int { return 0 }
+func (rawFraming) MaxFrameSize() int         { return 0 }
+func (rawFraming) frameLen([]byte) int       { return 0 }
+func (rawFraming) encodedLen(payload int) int { return payload }
 func (rawFraming) String() string    { return "raw" }
 
 // LengthPrefixed returns the framing where each message is a 4-byte
@@ -114,6 +116,17 @@ func (f lenFraming) AppendFrame(dst, p []byte) ([]byte, error) {
 }
 
 func (f lenFraming) MaxFrameSize() int { return 4 + f.max }
+
+// frameLen implements sizer: the whole frame's size once the header is in.
+func (f lenFraming) frameLen(data []byte) int {
+	if len(data) < 4 {
+		return 0
+	}
+	return 4 + int(binary.BigEndian.Uint32(data))
+}
+
+// encodedLen implements sizer.
+func (lenFraming) encodedLen(payload int) int { return 4 + payload }
 func (f lenFraming) String() string    { return fmt.Sprintf("len32(max %d)", f.max) }
 
 // Delimited returns the framing where each message ends with delim (which is
@@ -163,7 +176,17 @@ func (f delimFraming) AppendFrame(dst, p []byte) ([]byte, error) {
 }
 
 func (f delimFraming) MaxFrameSize() int { return f.max + 1 }
+func (delimFraming) frameLen([]byte) int       { return 0 }
+func (delimFraming) encodedLen(payload int) int { return payload + 1 }
 func (f delimFraming) String() string    { return fmt.Sprintf("delimited(%q, max %d)", f.delim, f.max) }
+
+// sizer is implemented by the built-in framings to size buffers exactly:
+// frameLen is the size of the frame that begins data, or 0 if not known
+// yet; encodedLen is the encoded size of a payload.
+type sizer interface {
+	frameLen(data []byte) int
+	encodedLen(payload int) int
+}
 
 // isRaw reports whether f is the Raw framing (nil counts as Raw).
 func isRaw(f Framing) bool {
