@@ -185,8 +185,10 @@ func (c *Conn) send(data []byte) error {
 // messages already read, writes what is queued (bounded by WriteTimeout),
 // then closes the socket; the Disconnect's reason is ErrKicked. Close does
 // not wait for that (so it can be called from the loop that reads
-// Messages); Done is closed when it is over. Close is idempotent and
-// returns nil.
+// Messages); Done is closed when it is over. Delivering the messages already
+// read waits for room on Messages, so if nobody reads Messages the
+// connection ends only when the server or client is closed. Close is
+// idempotent and returns nil.
 func (c *Conn) Close() error {
 	c.beginDrain(ErrKicked)
 	return nil

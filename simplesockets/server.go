@@ -327,7 +327,9 @@ func (s *Server) setAccepting(on bool) {
 }
 
 // Accepting reports whether the accept loop is waiting in Accept now (false
-// while it is paused at MaxConnections, before Serve and after it).
+// while it is paused at MaxConnections, before Serve and after it). With a
+// listener of your own whose Accept blocks on something else, it reports
+// true while that Accept waits.
 func (s *Server) Accepting() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
