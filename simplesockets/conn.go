@@ -224,6 +224,7 @@ func (c *Conn) writeLoop() {
 			}
 		}
 		n, err := c.nc.Write(buf)
+		c.h.st.writes.Add(1)
 		c.h.st.bytesOut.Add(uint64(n))
 		bufpool.Put(buf)
 		if err != nil {
@@ -441,6 +442,7 @@ func (c *Conn) readLoop() error {
 			return c.setReason(ErrKicked)
 		}
 		n, rerr := c.nc.Read(buf[end:])
+		c.h.st.reads.Add(1)
 		if n > 0 {
 			c.h.st.bytesIn.Add(uint64(n))
 			if !partial {

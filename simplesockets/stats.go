@@ -23,6 +23,10 @@ type Stats struct {
 	// BytesIn and BytesOut count bytes read from and written to sockets,
 	// framing included (after TLS decryption, before encryption).
 	BytesIn, BytesOut uint64
+	// Reads and Writes count read and write calls on sockets; with
+	// MessagesIn and MessagesOut they show how many messages one system
+	// call carries.
+	Reads, Writes uint64
 	// MessagesIn counts messages delivered on Messages; MessagesOut counts
 	// messages written to sockets.
 	MessagesIn, MessagesOut uint64
@@ -47,6 +51,7 @@ type counters struct {
 	open                              atomic.Int64
 	accepted, rejectedIP, rejectedTLS atomic.Uint64
 	bytesIn, bytesOut                 atomic.Uint64
+	reads, writes                     atomic.Uint64
 	msgsIn, msgsOut                   atomic.Uint64
 	sendErrors, discarded             atomic.Uint64
 	eventsDropped, reconnects         atomic.Uint64
@@ -60,6 +65,8 @@ func (c *counters) snapshot() Stats {
 		RejectedTLS:       c.rejectedTLS.Load(),
 		BytesIn:           c.bytesIn.Load(),
 		BytesOut:          c.bytesOut.Load(),
+		Reads:             c.reads.Load(),
+		Writes:            c.writes.Load(),
 		MessagesIn:        c.msgsIn.Load(),
 		MessagesOut:       c.msgsOut.Load(),
 		SendErrors:        c.sendErrors.Load(),

@@ -1,7 +1,7 @@
 // Command echo-server echoes every message back to its sender.
 //
 //	echo-server [-network tcp|unix] [-addr host:port|path] [-framing raw|len32|line]
-//	            [-max-message N] [-max-conns N] [-idle-timeout D] [-tls] [-v]
+//	            [-max-message N] [-max-conns N] [-idle-timeout D] [-tls] [-v] [-cpuprofile F]
 //
 // It prints one line when it listens and shuts down gracefully on SIGINT or
 // SIGTERM. The flags are a contract: benchmark and test tools drive it.
@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -38,7 +39,20 @@ func run() error {
 	idle := flag.Duration("idle-timeout", 0, "disconnect a client silent this long (0: never)")
 	useTLS := flag.Bool("tls", false, "serve TLS with an in-memory self-signed certificate")
 	verbose := flag.Bool("v", false, "print connection errors")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	flag.Parse()
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	fr, err := exampleflags.Framing(*framing, *maxMessage)
 	if err != nil {
@@ -100,6 +114,9 @@ func run() error {
 	}
 	if err := <-served; !errors.Is(err, ss.ErrServerClosed) {
 		return err
+	}
+	if *verbose {
+		fmt.Fprintf(os.Stderr, "echo-server: %+v\n", srv.Stats())
 	}
 	return nil
 }
