@@ -25,7 +25,12 @@ func upperTest(t *testing.T) {
 		defer close(done)
 		serveUpper(srv.Server)
 	}()
-	t.Cleanup(func() { <-done }) // runs after the server's cleanup has closed Messages
+	t.Cleanup(func() {
+		// Cleanups run last-registered first: close the server (which
+		// closes Messages) before waiting for serveUpper to return.
+		srv.Close()
+		<-done
+	})
 
 	cli := srv.Dial(t, ss.ClientConfig{}) // Lines too: the server's framing
 	if err := cli.Send([]byte("hello")); err != nil {

@@ -108,9 +108,11 @@ func NewServer(tb testing.TB, cfg ss.ServerConfig) *Server {
 
 // Close closes the server at once (ss.Server.Close: connections are not
 // flushed) and waits until Serve has returned; the four channels are closed
-// by then. It is idempotent, and the cleanup calls it anyway: call it only
-// to stop the server before the test ends. Use the embedded Shutdown for a
-// graceful stop.
+// by then. It is idempotent, and the cleanup calls it anyway: call it to
+// stop the server before the test ends, or from a cleanup of your own that
+// waits for a goroutine reading the server's channels (cleanups run
+// last-registered first, so such a cleanup runs before NewServer's). Use
+// the embedded Shutdown for a graceful stop.
 func (s *Server) Close() {
 	s.Server.Close()
 	<-s.served

@@ -209,8 +209,8 @@ func TestPipeListener(t *testing.T) {
 			t.Errorf("Serve: %v", err)
 		}
 	}()
-	if srv.Addr().String() != "sstest-pipe" || srv.Addr().Network() != "pipe" {
-		t.Errorf("Addr %s/%s", srv.Addr().Network(), srv.Addr())
+	if a := ln.Addr(); a.String() != "sstest-pipe" || a.Network() != "pipe" {
+		t.Errorf("Addr %s/%s", a.Network(), a)
 	}
 
 	ctx := context.Background()
