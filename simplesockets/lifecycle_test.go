@@ -265,3 +265,71 @@ func TestServeOwnListener(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Unix-socket peers all have the same (empty) remote address; they used to
+// collapse into one entry of Clients, so Broadcast reached only one of them.
+func TestUnixSocketClients(t *testing.T) {
+	path := t.TempDir() + "/s.sock"
+	srv, err := ss.NewServer(ss.ServerConfig{Network: "unix", Addr: path, Options: ss.Options{Framing: ss.Lines(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(context.Background(), nil) }()
+	defer func() { srv.Close(); <-done }()
+	var clis []*ss.Client
+	for range 3 {
+		cli, err := ss.Dial(context.Background(), ss.ClientConfig{Network: "unix", Addr: path, Options: ss.Options{Framing: ss.Lines(0)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cli.Close()
+		clis = append(clis, cli)
+		recv(t, srv.Connects(), "connect")
+	}
+	if n := len(srv.Clients()); n != 3 {
+		t.Fatalf("Clients() has %d entries, want 3", n)
+	}
+	if err := srv.Broadcast([]byte("all")); err != nil {
+		t.Fatal(err)
+	}
+	for _, cli := range clis {
+		if m := recv(t, cli.Messages(), "broadcast"); string(m.Data) != "all" {
+			t.Fatalf("got %q", m.Data)
+		}
+	}
+	for key := range srv.Clients() {
+		if err := srv.Disconnect(key); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	recv(t, srv.Disconnects(), "disconnect")
+}
+
+// A stale socket file from a dead server is removed; a live one is an error.
+func TestUnixSocketStaleFile(t *testing.T) {
+	path := t.TempDir() + "/s.sock"
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close() // leaves the file behind, like a crashed process
+	srv, err := ss.NewServer(ss.ServerConfig{Network: "unix", Addr: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatalf("stale socket file not removed: %v", err)
+	}
+	second, _ := ss.NewServer(ss.ServerConfig{Network: "unix", Addr: path})
+	if err := second.Listen(); err == nil {
+		t.Fatal("second server took over a live socket")
+	}
+	second.Close()
+	srv.Close()
+}

@@ -187,7 +187,9 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.Serve(ctx, nil)
 }
 
-// Addr returns the listener's address, or nil before Listen or Serve.
+// Addr returns the listener's address, or nil before Listen or Serve. With
+// a listener passed to Serve, Addr is nil until Serve has started: use the
+// listener's own Addr.
 func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -498,24 +500,43 @@ func (s *Server) Close() error {
 }
 
 // Clients returns a snapshot of the open connections, keyed by remote
-// address (RemoteAddr().String()).
+// address (RemoteAddr().String()). Peers of a Unix socket have no address
+// of their own, so for them the key is the address followed by "#" and the
+// connection's ID (for example "@#7").
 func (s *Server) Clients() map[string]*Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := make(map[string]*Conn, len(s.conns))
-	for c := range s.conns {
-		if c.live.Load() {
-			m[addrString(c.remote)] = c
-		}
+	conns := s.live()
+	m := make(map[string]*Conn, len(conns))
+	for _, c := range conns {
+		m[clientKey(c)] = c
 	}
 	return m
 }
 
-// Disconnect closes the connection whose remote address is addr, as
+func clientKey(c *Conn) string {
+	if _, ok := c.remote.(*net.TCPAddr); ok {
+		return c.remote.String()
+	}
+	return addrString(c.remote) + "#" + c.idString()
+}
+
+// live returns the connections produced on Connects and not yet ended.
+func (s *Server) live() []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		if c.live.Load() {
+			conns = append(conns, c)
+		}
+	}
+	return conns
+}
+
+// Disconnect closes the connection whose Clients key is addr, as
 // Conn.Close does, and returns ErrNotFound if there is none.
 func (s *Server) Disconnect(addr string) error {
-	for a, c := range s.Clients() {
-		if a == addr {
+	for _, c := range s.live() {
+		if clientKey(c) == addr {
 			return c.Close()
 		}
 	}
@@ -524,10 +545,12 @@ func (s *Server) Disconnect(addr string) error {
 
 // Broadcast sends data to every open connection. It returns nil if every
 // Send succeeded, and otherwise the Send errors joined (errors.Join), each
-// a *ConnError naming its connection.
+// a *ConnError naming its connection. Under the default SendQueueBlock, one
+// peer that does not read makes Broadcast wait for it (up to WriteTimeout);
+// SendQueueFail or SendQueueDisconnect keep the others going.
 func (s *Server) Broadcast(data []byte) error {
 	var errs []error
-	for _, c := range s.Clients() {
+	for _, c := range s.live() {
 		if err := c.Send(data); err != nil {
 			errs = append(errs, &ConnError{Conn: c, Remote: c.remote, Err: err})
 		}
