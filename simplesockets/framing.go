@@ -69,10 +69,10 @@ func (rawFraming) Split(data []byte) (int, []byte, error) { return len(data), da
 func (rawFraming) AppendFrame(dst, p []byte) ([]byte, error) {
 	return append(dst, p...), nil
 }
-func (rawFraming) MaxFrameSize() int         { return 0 }
-func (rawFraming) frameLen([]byte) int       { return 0 }
+func (rawFraming) MaxFrameSize() int          { return 0 }
+func (rawFraming) frameLen([]byte) int        { return 0 }
 func (rawFraming) encodedLen(payload int) int { return payload }
-func (rawFraming) String() string    { return "raw" }
+func (rawFraming) String() string             { return "raw" }
 
 // LengthPrefixed returns the framing where each message is a 4-byte
 // big-endian payload length followed by the payload. maxSize limits the
@@ -127,7 +127,7 @@ func (f lenFraming) frameLen(data []byte) int {
 
 // encodedLen implements sizer.
 func (lenFraming) encodedLen(payload int) int { return 4 + payload }
-func (f lenFraming) String() string    { return fmt.Sprintf("len32(max %d)", f.max) }
+func (f lenFraming) String() string           { return fmt.Sprintf("len32(max %d)", f.max) }
 
 // Delimited returns the framing where each message ends with delim (which is
 // not part of the message). maxSize limits a message's length without the
@@ -175,10 +175,10 @@ func (f delimFraming) AppendFrame(dst, p []byte) ([]byte, error) {
 	return append(dst, f.delim), nil
 }
 
-func (f delimFraming) MaxFrameSize() int { return f.max + 1 }
-func (delimFraming) frameLen([]byte) int       { return 0 }
+func (f delimFraming) MaxFrameSize() int        { return f.max + 1 }
+func (delimFraming) frameLen([]byte) int        { return 0 }
 func (delimFraming) encodedLen(payload int) int { return payload + 1 }
-func (f delimFraming) String() string    { return fmt.Sprintf("delimited(%q, max %d)", f.delim, f.max) }
+func (f delimFraming) String() string           { return fmt.Sprintf("delimited(%q, max %d)", f.delim, f.max) }
 
 // sizer is implemented by the built-in framings to size buffers exactly:
 // frameLen is the size of the frame that begins data, or 0 if not known
