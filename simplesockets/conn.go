@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-
-	"github.com/simplesockets/simplesockets-go/internal/bufpool"
 )
 
 // Conn is one connection of a Server or a Client.
@@ -43,15 +41,21 @@ type Conn struct {
 	live     atomic.Bool // produced on Connects and not yet ended
 
 	mu         sync.Mutex
-	room       sync.Cond // signalled when the queue shrinks or sending stops
-	wbuf       []byte    // encoded frames waiting for the writer (from bufpool)
-	wdeadline  time.Time // when the writer last set the write deadline
-	queuedMsgs int       // messages in wbuf
-	inflight   int       // bytes being written now
-	writing    bool      // a writer goroutine is running
-	sendErr    error     // non-nil: Send refuses with this
-	killed     bool      // kill was called: the writer stops, queued data is dropped
-	reason     error     // why the connection ends (first one wins)
+	room       sync.Cond       // signalled when the queue shrinks or sending stops
+	wbuf       []byte          // encoded frames waiting to be written (from bufpool)
+	queuedMsgs int             // messages in wbuf
+	inflight   int             // bytes taken from wbuf and not yet written
+	writing    bool            // a writer goroutine owns the socket's write side
+	flushing   bool            // the server's flusher is writing this connection
+	queued     bool            // the connection is in the flusher's queue
+	rest       []byte          // what a partial non-blocking write left, for the writer
+	restBuf    []byte          // the pooled buffer rest belongs to
+	restMsgs   int             // messages in rest
+	wdeadline  time.Time       // when the writer last set the write deadline
+	raw        syscall.RawConn // for non-blocking writes; nil for TLS and foreign conns
+	sendErr    error           // non-nil: Send refuses with this
+	killed     bool            // kill was called: the writer stops, queued data is dropped
+	reason     error           // why the connection ends (first one wins)
 	writers    sync.WaitGroup
 }
 
@@ -67,6 +71,9 @@ func newConn(h *hub, parent context.Context, nc net.Conn, onEnd func(*Conn)) *Co
 	}
 	c.room.L = &c.mu
 	c.ctx, c.cancel = context.WithCancelCause(parent)
+	if sc, ok := nc.(syscall.Conn); ok && h.fl != nil {
+		c.raw, _ = sc.SyscallConn()
+	}
 	return c
 }
 
@@ -129,58 +136,6 @@ func (c *Conn) Send(data []byte) error {
 	return err
 }
 
-func (c *Conn) send(data []byte) error {
-	limit := c.h.opts.maxQueued
-	c.mu.Lock()
-	for {
-		if c.sendErr != nil {
-			err := c.sendErr
-			c.mu.Unlock()
-			return err
-		}
-		queued := len(c.wbuf) + c.inflight
-		if limit < 0 || queued == 0 || queued+len(data) <= limit {
-			break
-		}
-		switch c.h.opts.SendPolicy {
-		case SendQueueFail:
-			c.mu.Unlock()
-			return fmt.Errorf("%w: %d bytes queued on %s", ErrSendQueueFull, queued, c)
-		case SendQueueDisconnect:
-			c.mu.Unlock()
-			err := fmt.Errorf("%w: %d bytes queued", ErrSendQueueFull, queued)
-			c.kill(err)
-			return err
-		}
-		c.room.Wait()
-	}
-	n := len(c.wbuf)
-	need := len(data) + 16
-	if sz, ok := c.h.opts.Framing.(sizer); ok {
-		need = sz.encodedLen(len(data))
-	}
-	if cap(c.wbuf)-n < need {
-		nb := append(bufpool.Get(n+need), c.wbuf...)
-		bufpool.Put(c.wbuf)
-		c.wbuf = nb
-	}
-	buf, err := c.h.opts.Framing.AppendFrame(c.wbuf, data)
-	if err != nil {
-		c.wbuf = buf[:n]
-		c.mu.Unlock()
-		return err
-	}
-	c.wbuf = buf
-	c.queuedMsgs++
-	if !c.writing {
-		c.writing = true
-		c.writers.Add(1)
-		go c.writeLoop()
-	}
-	c.mu.Unlock()
-	return nil
-}
-
 // Close ends the connection gracefully: it stops reading, delivers the
 // messages already read, writes what is queued (bounded by WriteTimeout),
 // then closes the socket; the Disconnect's reason is ErrKicked. Close does
@@ -192,56 +147,6 @@ func (c *Conn) send(data []byte) error {
 func (c *Conn) Close() error {
 	c.beginDrain(ErrKicked)
 	return nil
-}
-
-// writeLoop writes everything queued, one write per batch, and exits when
-// the queue is empty. It is started by send and awaited by finish. Written
-// buffers go back to bufpool: they never left the package.
-func (c *Conn) writeLoop() {
-	defer c.writers.Done()
-	wt := c.h.opts.WriteTimeout
-	for {
-		c.mu.Lock()
-		if len(c.wbuf) == 0 || c.killed {
-			// Nothing to write, or the connection was killed.
-			c.writing = false
-			c.inflight = 0
-			c.room.Broadcast()
-			c.mu.Unlock()
-			return
-		}
-		buf, msgs := c.wbuf, c.queuedMsgs
-		c.wbuf, c.queuedMsgs = nil, 0
-		c.inflight = len(buf)
-		c.mu.Unlock()
-
-		if wt > 0 {
-			// Refreshing the deadline costs a timer update; doing it at most
-			// every wt/4 keeps every write's deadline within [3wt/4, wt].
-			if now := time.Now(); now.Sub(c.wdeadline) > wt/4 {
-				_ = c.nc.SetWriteDeadline(now.Add(wt))
-				c.wdeadline = now
-			}
-		}
-		n, err := c.nc.Write(buf)
-		c.h.st.writes.Add(1)
-		c.h.st.bytesOut.Add(uint64(n))
-		bufpool.Put(buf)
-		if err != nil {
-			c.kill(classify(err, ErrWriteTimeout))
-			c.mu.Lock()
-			c.inflight = 0
-			c.writing = false
-			c.room.Broadcast()
-			c.mu.Unlock()
-			return
-		}
-		c.h.st.msgsOut.Add(uint64(msgs))
-		c.mu.Lock()
-		c.inflight = 0
-		c.room.Broadcast()
-		c.mu.Unlock()
-	}
 }
 
 // kill ends the connection now: sends fail, pending deliveries are
@@ -343,9 +248,15 @@ func (c *Conn) finish(reason error) {
 	if c.sendErr == nil {
 		c.sendErr = because(ErrClosed, reason)
 	}
+	for c.flushing {
+		c.room.Wait() // a non-blocking write: short
+	}
+	if !c.killed && !c.writing && len(c.wbuf) > 0 {
+		c.startWriterLocked() // drains what is queued, bounded by WriteTimeout
+	}
 	c.room.Broadcast()
 	c.mu.Unlock()
-	c.writers.Wait() // the writer drains what is queued, bounded by WriteTimeout
+	c.writers.Wait()
 	_ = c.nc.Close()
 	c.cancel(reason)
 	c.h.st.open.Add(-1)

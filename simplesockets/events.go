@@ -57,6 +57,7 @@ type hub struct {
 
 	nextID atomic.Uint64
 	st     counters
+	fl     *flusher // the server's; nil for a Client
 }
 
 func newHub(opts resolved) *hub {

@@ -237,6 +237,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Unlock()
 
 	g, gctx := errgroup.WithContext(sctx)
+	s.h.fl = newFlusher()
+	g.Go(func() error { return s.h.fl.run(gctx) })
 	g.Go(func() error { return s.acceptLoop(gctx, g, ln) })
 	g.Go(func() error {
 		<-gctx.Done()

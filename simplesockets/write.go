@@ -1,0 +1,272 @@
+package simplesockets
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/simplesockets/simplesockets-go/internal/bufpool"
+)
+
+// The write path. Send appends the encoded frame to the connection's queue
+// (wbuf) and makes sure someone will write it:
+//
+//   - On a server's plain TCP or Unix connection, the server's one flusher
+//     goroutine writes it with a non-blocking write, together with everything
+//     queued meanwhile (one system call per connection and round, however
+//     many messages). No goroutine per connection waits to write.
+//   - If the socket is full (the peer reads slowly), or the connection is TLS
+//     or a client's, a writer goroutine of that connection takes over and
+//     writes with blocking writes under WriteTimeout until the queue is
+//     empty, then exits.
+//
+// All of it is under c.mu: at most one of flushing and writing is true, and
+// queued says the connection waits in the flusher's queue. Lock order:
+// c.mu before flusher.mu.
+
+func (c *Conn) send(data []byte) error {
+	limit := c.h.opts.maxQueued
+	c.mu.Lock()
+	for {
+		if c.sendErr != nil {
+			err := c.sendErr
+			c.mu.Unlock()
+			return err
+		}
+		queued := len(c.wbuf) + c.inflight
+		if limit < 0 || queued == 0 || queued+len(data) <= limit {
+			break
+		}
+		switch c.h.opts.SendPolicy {
+		case SendQueueFail:
+			c.mu.Unlock()
+			return fmt.Errorf("%w: %d bytes queued on %s", ErrSendQueueFull, queued, c)
+		case SendQueueDisconnect:
+			c.mu.Unlock()
+			err := fmt.Errorf("%w: %d bytes queued", ErrSendQueueFull, queued)
+			c.kill(err)
+			return err
+		}
+		c.room.Wait()
+	}
+	n := len(c.wbuf)
+	need := len(data) + 16
+	if sz, ok := c.h.opts.Framing.(sizer); ok {
+		need = sz.encodedLen(len(data))
+	}
+	if cap(c.wbuf)-n < need {
+		nb := append(bufpool.Get(n+need), c.wbuf...)
+		bufpool.Put(c.wbuf)
+		c.wbuf = nb
+	}
+	buf, err := c.h.opts.Framing.AppendFrame(c.wbuf, data)
+	if err != nil {
+		c.wbuf = buf[:n]
+		c.mu.Unlock()
+		return err
+	}
+	c.wbuf = buf
+	c.queuedMsgs++
+	if !c.writing && !c.flushing && !c.queued {
+		if c.raw != nil {
+			c.queued = true
+			c.h.fl.add(c)
+		} else {
+			c.startWriterLocked()
+		}
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// startWriterLocked starts the connection's writer goroutine. c.mu must be
+// held, and neither writing nor flushing be set.
+func (c *Conn) startWriterLocked() {
+	c.writing = true
+	c.writers.Add(1)
+	go c.writeLoop()
+}
+
+// writeLoop writes, with blocking writes, first what a partial flush left
+// and then everything queued, one write per batch, and exits when the queue
+// is empty. It is started by send, flush or finish, and awaited by finish.
+// Written buffers go back to bufpool: they never left the package.
+func (c *Conn) writeLoop() {
+	defer c.writers.Done()
+	wt := c.h.opts.WriteTimeout
+	for {
+		c.mu.Lock()
+		if c.killed || c.rest == nil && len(c.wbuf) == 0 {
+			c.writing = false
+			c.inflight = 0
+			c.rest, c.restBuf = nil, nil
+			c.room.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		var buf, whole []byte
+		var msgs int
+		if c.rest != nil {
+			buf, whole, msgs = c.rest, c.restBuf, c.restMsgs
+			c.rest, c.restBuf = nil, nil
+		} else {
+			buf, msgs = c.wbuf, c.queuedMsgs
+			whole = buf
+			c.wbuf, c.queuedMsgs = nil, 0
+		}
+		c.inflight = len(buf)
+		c.mu.Unlock()
+
+		if wt > 0 {
+			// Refreshing the deadline costs a timer update; doing it at most
+			// every wt/4 keeps every write's deadline within [3wt/4, wt].
+			if now := time.Now(); now.Sub(c.wdeadline) > wt/4 {
+				_ = c.nc.SetWriteDeadline(now.Add(wt))
+				c.wdeadline = now
+			}
+		}
+		n, err := c.nc.Write(buf)
+		c.h.st.writes.Add(1)
+		c.h.st.bytesOut.Add(uint64(n))
+		bufpool.Put(whole)
+		if err != nil {
+			c.kill(classify(err, ErrWriteTimeout))
+			continue // the loop sees killed and exits
+		}
+		c.h.st.msgsOut.Add(uint64(msgs))
+		c.mu.Lock()
+		c.inflight = 0
+		c.room.Broadcast()
+		c.mu.Unlock()
+	}
+}
+
+// flush is the flusher's turn on one connection: one non-blocking write of
+// everything queued. If the socket takes only part of it, the connection's
+// writer goroutine takes over the rest.
+func (c *Conn) flush() {
+	c.mu.Lock()
+	c.queued = false
+	if c.writing || c.flushing || c.killed || len(c.wbuf) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	buf, msgs := c.wbuf, c.queuedMsgs
+	c.wbuf, c.queuedMsgs = nil, 0
+	c.inflight = len(buf)
+	c.flushing = true
+	c.mu.Unlock()
+
+	n, err := c.tryWrite(buf)
+	c.h.st.writes.Add(1)
+	c.h.st.bytesOut.Add(uint64(n))
+
+	c.mu.Lock()
+	c.flushing = false
+	switch {
+	case err != nil:
+		c.inflight = 0
+		c.room.Broadcast()
+		c.mu.Unlock()
+		bufpool.Put(buf)
+		c.kill(classify(err, ErrWriteTimeout))
+		return
+	case n < len(buf):
+		// The peer is not keeping up: a goroutine of its own waits for it.
+		c.rest, c.restBuf, c.restMsgs = buf[n:], buf, msgs
+		c.inflight = len(c.rest)
+		c.startWriterLocked()
+		buf = nil
+	default:
+		c.h.st.msgsOut.Add(uint64(msgs))
+		c.inflight = 0
+		if len(c.wbuf) > 0 {
+			c.queued = true
+			c.h.fl.add(c)
+		}
+	}
+	c.room.Broadcast()
+	c.mu.Unlock()
+	if buf != nil {
+		bufpool.Put(buf)
+	}
+}
+
+// tryWrite writes buf with one non-blocking write(2) and returns how much
+// the socket took (0 if it is full).
+func (c *Conn) tryWrite(buf []byte) (int, error) {
+	var n int
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), buf)
+			if werr != syscall.EINTR {
+				return true
+			}
+		}
+	})
+	if n < 0 {
+		n = 0
+	}
+	if werr == syscall.EAGAIN {
+		werr = nil
+	}
+	if werr == nil {
+		werr = err
+	}
+	return n, werr
+}
+
+// flusher writes queued data for all plain connections of a server, so that
+// no connection needs a goroutine of its own to write. It runs in the
+// server's group and ends with the serving context.
+type flusher struct {
+	mu    sync.Mutex
+	queue []*Conn // connections with something to write, each at most once
+	spare []*Conn
+	wake  chan struct{} // capacity 1: "the queue is not empty"
+}
+
+func newFlusher() *flusher { return &flusher{wake: make(chan struct{}, 1)} }
+
+// add queues c. The caller holds c.mu and has set c.queued.
+func (f *flusher) add(c *Conn) {
+	f.mu.Lock()
+	f.queue = append(f.queue, c)
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (f *flusher) run(ctx context.Context) error {
+	for {
+		select {
+		case <-f.wake:
+		case <-ctx.Done():
+			return nil
+		}
+		for {
+			f.mu.Lock()
+			q := f.queue
+			f.queue, f.spare = f.spare, nil
+			f.mu.Unlock()
+			if len(q) == 0 {
+				f.mu.Lock()
+				f.spare = q
+				f.mu.Unlock()
+				break
+			}
+			for i, c := range q {
+				c.flush()
+				q[i] = nil
+			}
+			f.mu.Lock()
+			f.spare = q[:0]
+			f.mu.Unlock()
+		}
+	}
+}
