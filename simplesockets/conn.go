@@ -153,6 +153,25 @@ func (c *Conn) Close() error {
 // discarded, the socket is closed (which unblocks the reader and writer).
 func (c *Conn) kill(reason error) {
 	c.mu.Lock()
+	c.killLocked(reason)
+	c.mu.Unlock()
+	c.closeHard()
+}
+
+// closeHard closes the socket at once. For TLS it closes the TCP connection
+// underneath: tls.Conn.Close would first wait for a blocked write to send
+// its close_notify.
+func (c *Conn) closeHard() {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		_ = tc.NetConn().Close()
+		return
+	}
+	_ = c.nc.Close()
+}
+
+// killLocked marks the connection killed; the caller closes the socket
+// (closeHard) after releasing c.mu.
+func (c *Conn) killLocked(reason error) {
 	if c.reason == nil {
 		c.reason = reason
 	}
@@ -161,10 +180,7 @@ func (c *Conn) kill(reason error) {
 	}
 	c.killed = true
 	c.room.Broadcast()
-	r := c.reason
-	c.mu.Unlock()
-	c.cancel(r)
-	_ = c.nc.Close()
+	c.cancel(c.reason)
 }
 
 // beginDrain makes the reader stop after the read in progress; serve then
