@@ -24,8 +24,10 @@ import (
 // returns an error matching ErrClosed, and Close does nothing.
 //
 // Each connection has one reader goroutine, which also delivers its
-// Messages and its Connect and Disconnect events, and a writer goroutine that
-// runs only while there is something queued to write.
+// Messages and its Connect and Disconnect events. A server writes its plain
+// connections from one flusher goroutine; a connection gets a writer
+// goroutine of its own only while its peer does not keep up (and always for
+// TLS and for a Client), and that goroutine exits when the queue is empty.
 type Conn struct {
 	id     uint64
 	nc     net.Conn
@@ -53,6 +55,7 @@ type Conn struct {
 	restMsgs   int             // messages in rest
 	wdeadline  time.Time       // when the writer last set the write deadline
 	raw        syscall.RawConn // for non-blocking writes; nil for TLS and foreign conns
+	tw         rawWrite        // tryWrite's state, used by the flusher only
 	sendErr    error           // non-nil: Send refuses with this
 	killed     bool            // kill was called: the writer stops, queued data is dropped
 	reason     error           // why the connection ends (first one wins)
@@ -73,6 +76,7 @@ func newConn(h *hub, parent context.Context, nc net.Conn, onEnd func(*Conn)) *Co
 	c.ctx, c.cancel = context.WithCancelCause(parent)
 	if sc, ok := nc.(syscall.Conn); ok && h.fl != nil {
 		c.raw, _ = sc.SyscallConn()
+		c.tw.fn = c.tw.write
 	}
 	return c
 }
@@ -273,7 +277,11 @@ func (c *Conn) finish(reason error) {
 	c.room.Broadcast()
 	c.mu.Unlock()
 	c.writers.Wait()
-	_ = c.nc.Close()
+	if isFailure(reason) {
+		c.closeHard() // no TLS close_notify to a peer that failed
+	} else {
+		_ = c.nc.Close()
+	}
 	c.cancel(reason)
 	c.h.st.open.Add(-1)
 	c.live.Store(false)
@@ -448,12 +456,13 @@ func (c *Conn) setReadDeadline(partial bool, frameStarted time.Time) error {
 }
 
 // handOver makes the frames (sub-slices of buf[first:start]) independent of
-// buf, so the application owns them. If they fill at least half the buffer,
+// buf, so the application owns them. If they fill nearly all the buffer,
 // the buffer itself is handed over and a new one takes the unconsumed tail;
-// otherwise the consumed bytes are copied into one exact-size allocation.
-// Either way, one allocation per read, however many frames it held.
+// otherwise the consumed bytes are copied into one exact-size allocation
+// (copying is cheaper than the garbage of a half-used buffer). Either way,
+// one allocation per read, however many frames it held.
 func handOver(buf []byte, first, start, end int, frames [][]byte, size int) ([]byte, int, int) {
-	if 2*(start-first) >= len(buf) {
+	if 8*(start-first) >= 7*len(buf) {
 		nb := make([]byte, max(size, end-start))
 		n := copy(nb, buf[start:end])
 		return nb, 0, n

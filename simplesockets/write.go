@@ -195,18 +195,14 @@ func (c *Conn) flush() {
 }
 
 // tryWrite writes buf with one non-blocking write(2) and returns how much
-// the socket took (0 if it is full).
+// the socket took (0 if it is full). Only the flusher calls it, so the
+// fields it uses need no lock; writeFn is made once per connection, so that
+// a write allocates nothing.
 func (c *Conn) tryWrite(buf []byte) (int, error) {
-	var n int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), buf)
-			if werr != syscall.EINTR {
-				return true
-			}
-		}
-	})
+	c.tw.buf = buf
+	err := c.raw.Write(c.tw.fn)
+	n, werr := c.tw.n, c.tw.err
+	c.tw.buf, c.tw.err = nil, nil
 	if n < 0 {
 		n = 0
 	}
@@ -217,6 +213,23 @@ func (c *Conn) tryWrite(buf []byte) (int, error) {
 		werr = err
 	}
 	return n, werr
+}
+
+// rawWrite is the state of tryWrite's callback.
+type rawWrite struct {
+	buf []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+func (w *rawWrite) write(fd uintptr) bool {
+	for {
+		w.n, w.err = syscall.Write(int(fd), w.buf)
+		if w.err != syscall.EINTR {
+			return true
+		}
+	}
 }
 
 // flusher writes queued data for all plain connections of a server, so that

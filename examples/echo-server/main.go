@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -116,7 +117,10 @@ func run() error {
 		return err
 	}
 	if *verbose {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
 		fmt.Fprintf(os.Stderr, "echo-server: %+v\n", srv.Stats())
+		fmt.Fprintf(os.Stderr, "echo-server: %d allocations, %d MiB allocated, %d GCs\n", ms.Mallocs, ms.TotalAlloc>>20, ms.NumGC)
 	}
 	return nil
 }

@@ -19,3 +19,10 @@ func TestGetPut(t *testing.T) {
 	// A buffer of a foreign capacity is not pooled (and Put does not panic).
 	Put(make([]byte, 10))
 }
+
+func TestPutDoesNotAllocate(t *testing.T) {
+	b := Get(100)
+	if n := testing.AllocsPerRun(100, func() { Put(b); b = Get(100) }); n != 0 {
+		t.Fatalf("%v allocations per Put+Get", n)
+	}
+}
