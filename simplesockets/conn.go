@@ -343,14 +343,17 @@ func classify(err, timeout error) error {
 // ends, and returns why.
 func (c *Conn) readLoop() error {
 	o := &c.h.opts
-	buf := make([]byte, o.readSize)
+	var buf []byte // allocated when the first bytes arrive, if c.raw allows waiting for them
+	if c.raw == nil {
+		buf = make([]byte, o.readSize)
+	}
 	start, end := 0, 0 // buf[start:end] is received and not yet consumed
 	var frames [][]byte
 	var frameStarted time.Time // when the pending partial frame began
 	need := 0                  // size of the pending frame, if the framing knows it
 	sz, _ := o.Framing.(sizer)
 	for {
-		if need > len(buf)-start || end == len(buf) {
+		if buf != nil && (need > len(buf)-start || end == len(buf)) {
 			// Make room: for the announced frame if the framing said how
 			// big it is, else double (up to the framing's limit).
 			size := max(need, o.readSize)
@@ -376,8 +379,18 @@ func (c *Conn) readLoop() error {
 		if c.draining.Load() {
 			return c.setReason(ErrKicked)
 		}
-		n, rerr := c.nc.Read(buf[end:])
-		c.h.st.reads.Add(1)
+		var n int
+		var rerr error
+		if buf == nil {
+			// An idle connection holds no read buffer until data arrives.
+			if rerr = c.waitReadable(); rerr == nil {
+				buf = make([]byte, o.readSize)
+			}
+		}
+		if rerr == nil {
+			n, rerr = c.nc.Read(buf[end:])
+			c.h.st.reads.Add(1)
+		}
 		if n > 0 {
 			c.h.st.bytesIn.Add(uint64(n))
 			if !partial {
