@@ -243,7 +243,7 @@ func (c *Conn) serve(handshake bool) {
 	c.h.logConn(slog.LevelDebug, "connected", c, nil)
 	c.live.Store(true)
 	c.h.emitConnect(c)
-	readErr := c.readLoop()
+	readErr := c.readLoop(c.firstWait())
 	c.finish(c.setReason(readErr))
 }
 
@@ -339,21 +339,36 @@ func classify(err, timeout error) error {
 	return err
 }
 
-// readLoop reads, splits frames and delivers them until the connection
-// ends, and returns why.
-func (c *Conn) readLoop() error {
-	o := &c.h.opts
-	var buf []byte // allocated when the first bytes arrive, if c.raw allows waiting for them
+// firstWait waits, on a shallow stack and without a read buffer, until the
+// connection has something to read: a connection that stays idle from the
+// start then costs a goroutine of the minimum stack size and no buffer. It
+// returns the error to report instead of reading (a reset, a deadline).
+func (c *Conn) firstWait() error {
 	if c.raw == nil {
-		buf = make([]byte, o.readSize)
+		return nil
 	}
+	if err := c.setReadDeadline(false, time.Time{}); err != nil {
+		return err
+	}
+	if c.draining.Load() {
+		return nil // readLoop sees it
+	}
+	return c.waitReadable()
+}
+
+// readLoop reads, splits frames and delivers them until the connection
+// ends, and returns why. pending is an error firstWait met, to be handled
+// as if the first read had returned it.
+func (c *Conn) readLoop(pending error) error {
+	o := &c.h.opts
+	buf := make([]byte, o.readSize)
 	start, end := 0, 0 // buf[start:end] is received and not yet consumed
 	var frames [][]byte
 	var frameStarted time.Time // when the pending partial frame began
 	need := 0                  // size of the pending frame, if the framing knows it
 	sz, _ := o.Framing.(sizer)
 	for {
-		if buf != nil && (need > len(buf)-start || end == len(buf)) {
+		if need > len(buf)-start || end == len(buf) {
 			// Make room: for the announced frame if the framing said how
 			// big it is, else double (up to the framing's limit).
 			size := max(need, o.readSize)
@@ -380,13 +395,8 @@ func (c *Conn) readLoop() error {
 			return c.setReason(ErrKicked)
 		}
 		var n int
-		var rerr error
-		if buf == nil {
-			// An idle connection holds no read buffer until data arrives.
-			if rerr = c.waitReadable(); rerr == nil {
-				buf = make([]byte, o.readSize)
-			}
-		}
+		rerr := pending
+		pending = nil
 		if rerr == nil {
 			n, rerr = c.nc.Read(buf[end:])
 			c.h.st.reads.Add(1)
