@@ -94,7 +94,6 @@ type Client struct {
 	closed bool
 
 	everConnected atomic.Bool
-	everEnded     atomic.Bool
 }
 
 // NewClient returns an unconnected Client for cfg, or an error wrapping
@@ -189,7 +188,7 @@ func (c *Client) connectLocked(ctx context.Context, again bool) error {
 		}
 		nc = tc
 	}
-	conn := newConn(c.h, c.life, nc, func(*Conn) { c.everEnded.Store(true) })
+	conn := newConn(c.h, c.life, nc, func(*Conn) {})
 	conn.live.Store(true) // connected as far as the caller can tell
 	c.conn = conn
 	c.everConnected.Store(true)
@@ -332,7 +331,7 @@ func (c *Client) Connected() bool { return c.everConnected.Load() }
 
 // Disconnected reports whether a connection of this Client has ended (the
 // Python client's event.disconnected).
-func (c *Client) Disconnected() bool { return c.everEnded.Load() }
+func (c *Client) Disconnected() bool { return c.h.ended.Load() }
 
 // IsConnected reports whether the Client has a connection now.
 func (c *Client) IsConnected() bool {

@@ -36,7 +36,7 @@ type Conn struct {
 	local  net.Addr
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	onEnd  func(*Conn) // the owner's bookkeeping, run before the Disconnect is sent
+	onEnd  func(*Conn) // the owner's bookkeeping, run once the Disconnect is sent
 	ended  chan struct{}
 
 	draining atomic.Bool // stop reading; set with a past read deadline
@@ -285,7 +285,7 @@ func (c *Conn) finish(reason error) {
 	c.cancel(reason)
 	c.h.st.open.Add(-1)
 	c.live.Store(false)
-	c.onEnd(c)
+	c.h.ended.Store(true)
 	if isFailure(reason) {
 		c.h.logConn(slog.LevelInfo, "disconnected", c, reason)
 		c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: reason})
@@ -298,6 +298,9 @@ func (c *Conn) finish(reason error) {
 		}
 	}
 	c.h.emitDisconnect(c, reason)
+	// Only now give back the connection's slot: the Disconnect comes before
+	// the Connect of a connection that takes its place.
+	c.onEnd(c)
 }
 
 // safeCall runs a user hook and turns a panic into an ErrHookPanic error.
@@ -350,132 +353,10 @@ func (c *Conn) firstWait() error {
 	if err := c.setReadDeadline(false, time.Time{}); err != nil {
 		return err
 	}
-	if c.draining.Load() {
+	if c.draining.Load() || c.ctx.Err() != nil {
 		return nil // readLoop sees it
 	}
 	return c.waitReadable()
-}
-
-// readLoop reads, splits frames and delivers them until the connection
-// ends, and returns why. pending is an error firstWait met, to be handled
-// as if the first read had returned it.
-func (c *Conn) readLoop(pending error) error {
-	o := &c.h.opts
-	buf := make([]byte, o.readSize)
-	start, end := 0, 0 // buf[start:end] is received and not yet consumed
-	var frames [][]byte
-	var frameStarted time.Time // when the pending partial frame began
-	need := 0                  // size of the pending frame, if the framing knows it
-	sz, _ := o.Framing.(sizer)
-	for {
-		if need > len(buf)-start || end == len(buf) {
-			// Make room: for the announced frame if the framing said how
-			// big it is, else double (up to the framing's limit).
-			size := max(need, o.readSize)
-			if need == 0 && start == 0 {
-				if len(buf) >= o.maxFrame {
-					return fmt.Errorf("%w: more than %d bytes without a complete frame", ErrMessageTooLarge, o.maxFrame)
-				}
-				size = min(2*len(buf), o.maxFrame)
-			}
-			if size > len(buf) {
-				nb := make([]byte, size)
-				end = copy(nb, buf[start:end])
-				buf, start = nb, 0
-			} else if start > 0 {
-				end = copy(buf, buf[start:end])
-				start = 0
-			}
-		}
-		partial := end > start
-		if err := c.setReadDeadline(partial, frameStarted); err != nil {
-			return classify(err, ErrReadTimeout)
-		}
-		if c.draining.Load() {
-			return c.setReason(ErrKicked)
-		}
-		var n int
-		rerr := pending
-		pending = nil
-		if rerr == nil {
-			n, rerr = c.nc.Read(buf[end:])
-			c.h.st.reads.Add(1)
-		}
-		if n > 0 {
-			c.h.st.bytesIn.Add(uint64(n))
-			if !partial {
-				frameStarted = time.Now()
-			}
-		}
-		end += n
-		first := start
-		frames = frames[:0]
-		need = 0
-		var ferr error
-		for start < end {
-			adv, f, err := o.Framing.Split(buf[start:end])
-			if err != nil {
-				ferr = err
-				break
-			}
-			if adv <= 0 {
-				if sz != nil {
-					need = sz.frameLen(buf[start:end])
-				}
-				break
-			}
-			if adv > end-start {
-				ferr = fmt.Errorf("%w: framing consumed %d of %d bytes", ErrInvalidMessage, adv, end-start)
-				break
-			}
-			frames = append(frames, f[:len(f):len(f)])
-			start += adv
-		}
-		if len(frames) > 0 {
-			buf, start, end = handOver(buf, first, start, end, frames, o.readSize)
-			if !c.deliver(frames) {
-				return c.setReason(ErrClosed)
-			}
-		}
-		if start == end {
-			start, end = 0, 0
-			if len(buf) > o.readSize {
-				buf = make([]byte, o.readSize) // shrink back after a large frame
-			}
-		} else if start > first {
-			frameStarted = time.Now() // a new partial frame began in this read
-		}
-		if ferr != nil {
-			if !errors.Is(ferr, ErrMessageTooLarge) && !errors.Is(ferr, ErrInvalidMessage) {
-				ferr = because(ErrInvalidMessage, ferr)
-			}
-			return ferr
-		}
-		if rerr != nil {
-			if c.draining.Load() && errors.Is(rerr, os.ErrDeadlineExceeded) {
-				return c.setReason(ErrKicked)
-			}
-			if errors.Is(rerr, io.EOF) && start < end {
-				return because(ErrPeerClosed, fmt.Errorf("%w: %d bytes of an incomplete frame", io.ErrUnexpectedEOF, end-start))
-			}
-			timeout := ErrIdleTimeout
-			if partial {
-				timeout = ErrReadTimeout
-			}
-			return classify(rerr, timeout)
-		}
-	}
-}
-
-func (c *Conn) setReadDeadline(partial bool, frameStarted time.Time) error {
-	o := &c.h.opts
-	switch {
-	case partial && o.ReadTimeout > 0:
-		return c.nc.SetReadDeadline(frameStarted.Add(o.ReadTimeout))
-	case o.IdleTimeout > 0:
-		return c.nc.SetReadDeadline(time.Now().Add(o.IdleTimeout))
-	}
-	return nil
 }
 
 // handOver makes the frames (sub-slices of buf[first:start]) independent of

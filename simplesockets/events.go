@@ -55,6 +55,7 @@ type hub struct {
 	hardOnce sync.Once
 	doneOnce sync.Once
 
+	ended  atomic.Bool // a connection has ended (Client.Disconnected)
 	nextID atomic.Uint64
 	st     counters
 	fl     *flusher // the server's; nil for a Client

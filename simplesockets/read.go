@@ -1,0 +1,182 @@
+package simplesockets
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// The read path. A connection's goroutine reads into buf, splits frames with
+// the Framing and delivers them on Messages (or to OnMessage).
+//
+// Tried and dropped: reading inside one long RawConn.Read and, after a short
+// read, waiting for the poller instead of issuing the read that returns
+// EAGAIN. A short read does not mean the next read would block: a FIN that
+// arrived with the data makes it return EOF, and its readiness notification
+// may have been consumed already, so the connection hung (FuzzServerInput
+// and TestOnlyMessagesReader caught it).
+
+// reader is the state of one connection's read loop.
+type reader struct {
+	c            *Conn
+	buf          []byte
+	start, end   int // buf[start:end] is received and not yet consumed
+	frames       [][]byte
+	frameStarted time.Time // when the pending partial frame began
+	need         int       // size of the pending frame, if the framing knows it
+	partial      bool      // a frame had begun before the current read
+	sz           sizer
+	done         bool  // the loop is over
+	result       error // why
+}
+
+// readLoop reads, splits frames and delivers them until the connection
+// ends, and returns why. pending is an error firstWait met, to be handled
+// as if the first read had returned it.
+func (c *Conn) readLoop(pending error) error {
+	r := &reader{c: c, buf: make([]byte, c.h.opts.readSize)}
+	r.sz, _ = c.h.opts.Framing.(sizer)
+	if pending != nil {
+		if r.prepare() {
+			r.process(0, pending)
+		}
+		return r.result
+	}
+	for r.prepare() {
+		n, err := c.nc.Read(r.buf[r.end:])
+		c.h.st.reads.Add(1)
+		if r.process(n, err) {
+			break
+		}
+	}
+	return r.result
+}
+
+// prepare makes room in buf and sets the read deadline for the next read.
+// It returns false, with the loop's result set, if the loop must end.
+func (r *reader) prepare() bool {
+	c, o := r.c, &r.c.h.opts
+	if r.need > len(r.buf)-r.start || r.end == len(r.buf) {
+		// Make room: for the announced frame if the framing said how big
+		// it is, else double (up to the framing's limit).
+		size := max(r.need, o.readSize)
+		if r.need == 0 && r.start == 0 {
+			if len(r.buf) >= o.maxFrame {
+				return r.stop(fmt.Errorf("%w: more than %d bytes without a complete frame", ErrMessageTooLarge, o.maxFrame))
+			}
+			size = min(2*len(r.buf), o.maxFrame)
+		}
+		if size > len(r.buf) {
+			nb := make([]byte, size)
+			r.end = copy(nb, r.buf[r.start:r.end])
+			r.buf, r.start = nb, 0
+		} else if r.start > 0 {
+			r.end = copy(r.buf, r.buf[r.start:r.end])
+			r.start = 0
+		}
+	}
+	r.partial = r.end > r.start
+	if err := c.setReadDeadline(r.partial, r.frameStarted); err != nil {
+		return r.stop(classify(err, ErrReadTimeout))
+	}
+	if c.draining.Load() {
+		return r.stop(c.setReason(ErrKicked))
+	}
+	if c.ctx.Err() != nil { // killed; checked after the deadline was set, see kill
+		return r.stop(c.setReason(ErrClosed))
+	}
+	return true
+}
+
+func (r *reader) stop(err error) bool {
+	r.done, r.result = true, err
+	return false
+}
+
+// process handles n bytes read and the read's error: it splits and delivers
+// the complete frames. It returns true, with the loop's result set, if the
+// loop must end.
+func (r *reader) process(n int, rerr error) bool {
+	c, o := r.c, &r.c.h.opts
+	if n > 0 {
+		c.h.st.bytesIn.Add(uint64(n))
+		if !r.partial {
+			r.frameStarted = time.Now()
+		}
+	}
+	r.end += n
+	first := r.start
+	r.frames = r.frames[:0]
+	r.need = 0
+	var ferr error
+	for r.start < r.end {
+		adv, f, err := o.Framing.Split(r.buf[r.start:r.end])
+		if err != nil {
+			ferr = err
+			break
+		}
+		if adv <= 0 {
+			if r.sz != nil {
+				r.need = r.sz.frameLen(r.buf[r.start:r.end])
+			}
+			break
+		}
+		if adv > r.end-r.start {
+			ferr = fmt.Errorf("%w: framing consumed %d of %d bytes", ErrInvalidMessage, adv, r.end-r.start)
+			break
+		}
+		r.frames = append(r.frames, f[:len(f):len(f)])
+		r.start += adv
+	}
+	if len(r.frames) > 0 {
+		r.buf, r.start, r.end = handOver(r.buf, first, r.start, r.end, r.frames, o.readSize)
+		if !c.deliver(r.frames) {
+			r.stop(c.setReason(ErrClosed))
+			return true
+		}
+	}
+	if r.start == r.end {
+		r.start, r.end = 0, 0
+		if len(r.buf) > o.readSize {
+			r.buf = make([]byte, o.readSize) // shrink back after a large frame
+		}
+	} else if r.start > first {
+		r.frameStarted = time.Now() // a new partial frame began in this read
+	}
+	if ferr != nil {
+		if !errors.Is(ferr, ErrMessageTooLarge) && !errors.Is(ferr, ErrInvalidMessage) {
+			ferr = because(ErrInvalidMessage, ferr)
+		}
+		r.stop(ferr)
+		return true
+	}
+	if rerr == nil {
+		return false
+	}
+	switch {
+	case c.draining.Load() && errors.Is(rerr, os.ErrDeadlineExceeded):
+		r.stop(c.setReason(ErrKicked))
+	case errors.Is(rerr, io.EOF) && r.start < r.end:
+		r.stop(because(ErrPeerClosed, fmt.Errorf("%w: %d bytes of an incomplete frame", io.ErrUnexpectedEOF, r.end-r.start)))
+	case r.partial:
+		r.stop(classify(rerr, ErrReadTimeout))
+	default:
+		r.stop(classify(rerr, ErrIdleTimeout))
+	}
+	return true
+}
+
+// setReadDeadline sets the deadline of the next read: ReadTimeout from the
+// start of a partial frame, else IdleTimeout from now (if configured).
+func (c *Conn) setReadDeadline(partial bool, frameStarted time.Time) error {
+	o := &c.h.opts
+	switch {
+	case partial && o.ReadTimeout > 0:
+		return c.nc.SetReadDeadline(frameStarted.Add(o.ReadTimeout))
+	case o.IdleTimeout > 0:
+		return c.nc.SetReadDeadline(time.Now().Add(o.IdleTimeout))
+	}
+	return nil
+}
