@@ -94,7 +94,11 @@ func startServer(t *testing.T, bin string, args ...string) (addr string, stop fu
 		t.Fatal("echo-server printed nothing")
 	}
 	return addr, func() error {
-		cmd.Process.Signal(syscall.SIGTERM)
+		sig := os.Signal(syscall.SIGTERM)
+		if hardStop {
+			sig = os.Kill
+		}
+		cmd.Process.Signal(sig)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
@@ -107,6 +111,17 @@ func startServer(t *testing.T, bin string, args ...string) (addr string, stop fu
 			return nil
 		}
 	}
+}
+
+// hardStop makes the next stop a SIGKILL (used by killHard).
+var hardStop bool
+
+// killHard stops the server with SIGKILL, so it cannot clean up.
+func killHard(t *testing.T, stop func() error) {
+	t.Helper()
+	hardStop = true
+	defer func() { hardStop = false }()
+	stop()
 }
 
 func TestEchoServerInterop(t *testing.T) {
@@ -142,5 +157,32 @@ func TestEchoServerInterop(t *testing.T) {
 				t.Errorf("echo-server exit: %v", err)
 			}
 		})
+	}
+}
+
+// -network unix: the same contract on a Unix socket, including a stale
+// socket file left behind by a killed server.
+func TestEchoServerUnix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	dir := t.TempDir()
+	build(t, dir, "github.com/simplesockets/simplesockets-go/examples/echo-server", "github.com/simplesockets/simplesockets-go/examples/echo-client")
+	sock := filepath.Join(dir, "echo.sock")
+	for round := range 2 {
+		addr, stop := startServer(t, filepath.Join(dir, "echo-server"), "-network", "unix", "-addr", sock, "-framing", "len32")
+		if addr != sock {
+			t.Fatalf("listening on %q, want %q", addr, sock)
+		}
+		out, err := exec.Command(filepath.Join(dir, "echo-client"), "-network", "unix", "-addr", sock, "-framing", "len32", "-n", "20", "-size", "100").Output()
+		if err != nil || !strings.Contains(string(out), `"ok":20`) {
+			t.Fatalf("round %d: echo-client: %v %s", round, err, out)
+		}
+		if round == 0 {
+			// Leave the socket file behind, as a crash would.
+			killHard(t, stop)
+		} else if err := stop(); err != nil {
+			t.Fatalf("exit: %v", err)
+		}
 	}
 }
