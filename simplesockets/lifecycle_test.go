@@ -269,17 +269,7 @@ func TestServeOwnListener(t *testing.T) {
 // Unix-socket peers all have the same (empty) remote address; they used to
 // collapse into one entry of Clients, so Broadcast reached only one of them.
 func TestUnixSocketClients(t *testing.T) {
-	path := t.TempDir() + "/s.sock"
-	srv, err := ss.NewServer(ss.ServerConfig{Network: "unix", Addr: path, Options: ss.Options{Framing: ss.Lines(0)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), nil) }()
-	defer func() { srv.Close(); <-done }()
+	srv, path := startServer(t, ss.ServerConfig{Network: "unix", Addr: t.TempDir() + "/s.sock", Options: ss.Options{Framing: ss.Lines(0)}})
 	var clis []*ss.Client
 	for range 3 {
 		cli, err := ss.Dial(context.Background(), ss.ClientConfig{Network: "unix", Addr: path, Options: ss.Options{Framing: ss.Lines(0)}})
