@@ -186,3 +186,31 @@ func TestEchoServerUnix(t *testing.T) {
 		}
 	}
 }
+
+// The robustness flags: -tls (with echo-client -tls), -max-message, -max-conns
+// and -idle-timeout are accepted, and -tls really serves TLS.
+func TestEchoServerFlags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	dir := t.TempDir()
+	build(t, dir, "github.com/simplesockets/simplesockets-go/examples/echo-server", "github.com/simplesockets/simplesockets-go/examples/echo-client")
+	addr, stop := startServer(t, filepath.Join(dir, "echo-server"), "-addr", "127.0.0.1:0", "-framing", "len32",
+		"-tls", "-max-message", "1000", "-max-conns", "4", "-idle-timeout", "5s")
+	client := func(args ...string) (string, error) {
+		out, err := exec.Command(filepath.Join(dir, "echo-client"), append([]string{"-addr", addr, "-framing", "len32"}, args...)...).Output()
+		return string(out), err
+	}
+	if out, err := client("-tls", "-n", "10", "-size", "1000"); err != nil || !strings.Contains(out, `"ok":10`) {
+		t.Errorf("TLS echo: %v %s", err, out)
+	}
+	if out, err := client("-timeout", "1s", "-n", "1", "-size", "10"); err == nil {
+		t.Errorf("plain client accepted by a TLS server: %s", out)
+	}
+	if out, err := client("-timeout", "1s", "-tls", "-n", "1", "-size", "1001"); err == nil {
+		t.Errorf("message over -max-message echoed: %s", out)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
