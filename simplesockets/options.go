@@ -138,6 +138,7 @@ type resolved struct {
 	maxFrame  int // most bytes buffered for one frame
 	maxQueued int // <0: unlimited
 	raw       bool
+	sz        sizer // Framing's sizer, if it has one (asserted once, not per message)
 }
 
 func (o Options) resolve() (resolved, error) {
@@ -146,6 +147,7 @@ func (o Options) resolve() (resolved, error) {
 		r.Framing = Raw()
 	}
 	r.raw = isRaw(r.Framing)
+	r.sz, _ = r.Framing.(sizer)
 	if o.ReadBufferSize < 0 {
 		return r, fmt.Errorf("%w: ReadBufferSize %d is negative", ErrInvalidConfig, o.ReadBufferSize)
 	}

@@ -37,7 +37,7 @@ type reader struct {
 // as if the first read had returned it.
 func (c *Conn) readLoop(pending error) error {
 	r := &reader{c: c, buf: make([]byte, c.h.opts.readSize)}
-	r.sz, _ = c.h.opts.Framing.(sizer)
+	r.sz = c.h.opts.sz
 	if pending != nil {
 		if r.prepare() {
 			r.process(0, pending)

@@ -53,7 +53,7 @@ func (c *Conn) send(data []byte) error {
 	}
 	n := len(c.wbuf)
 	need := len(data) + 16
-	if sz, ok := c.h.opts.Framing.(sizer); ok {
+	if sz := c.h.opts.sz; sz != nil {
 		need = sz.encodedLen(len(data))
 	}
 	if cap(c.wbuf)-n < need {
