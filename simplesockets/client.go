@@ -92,6 +92,7 @@ type Client struct {
 	mu     sync.Mutex
 	conn   *Conn
 	closed bool
+	cur    atomic.Pointer[Conn] // conn, readable without mu (Close must not wait for a dial)
 
 	everConnected atomic.Bool
 }
@@ -114,7 +115,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, h: newHub(opts)}
+	c := &Client{cfg: cfg, h: newHub(opts, ErrClientClosed)}
 	if opts.TLSConfig != nil {
 		c.tls = opts.TLSConfig.Clone()
 		if c.tls.ServerName == "" && cfg.Network != "unix" {
@@ -169,6 +170,10 @@ func (c *Client) Connect(ctx context.Context) error {
 
 // connectLocked dials and starts a connection. c.mu must be held.
 func (c *Client) connectLocked(ctx context.Context, again bool) error {
+	// Close cancels c.retry: it must not wait for a dial or handshake.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.retry, cancel)()
 	d := net.Dialer{KeepAlive: c.h.opts.KeepAlive}
 	nc, err := d.DialContext(ctx, c.cfg.Network, c.cfg.Addr)
 	if err != nil {
@@ -191,6 +196,7 @@ func (c *Client) connectLocked(ctx context.Context, again bool) error {
 	conn := newConn(c.h, c.life, nc, func(*Conn) {})
 	conn.live.Store(true) // connected as far as the caller can tell
 	c.conn = conn
+	c.cur.Store(conn)
 	c.everConnected.Store(true)
 	if again {
 		c.h.st.reconnects.Add(1)
@@ -208,8 +214,11 @@ func (c *Client) connectLocked(ctx context.Context, again bool) error {
 // the Client is closed or reconnected by hand.
 func (c *Client) autoReconnect(old *Conn) {
 	p := c.cfg.Reconnect
-	if !p.Enabled || errors.Is(context.Cause(old.ctx), ErrClientClosed) {
-		return
+	old.mu.Lock()
+	refused := old.refused
+	old.mu.Unlock()
+	if !p.Enabled || refused || errors.Is(context.Cause(old.ctx), ErrClientClosed) {
+		return // closed on purpose, or refused by the Client's own OnConnect
 	}
 	delay := p.MinDelay
 	for attempt := 1; ; attempt++ {
@@ -256,7 +265,8 @@ func jitter(d time.Duration) time.Duration {
 // Reconnect closes the current connection, if any (gracefully, as
 // Conn.Close, with reason ErrClientClosed), waits until it has ended, and
 // dials again. ctx bounds the wait and the dial; if it ends while the old
-// connection is still flushing, that connection is closed at once.
+// connection is still flushing, that connection is closed at once and
+// Reconnect returns ctx's error without dialling.
 func (c *Client) Reconnect(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -269,7 +279,7 @@ func (c *Client) Reconnect(ctx context.Context) error {
 		case <-old.ended:
 		case <-ctx.Done():
 			old.kill(ErrClientClosed)
-			<-old.ended
+			return fmt.Errorf("simplesockets: reconnect: %w", ctx.Err())
 		}
 	}
 	return c.connectLocked(ctx, true)
@@ -306,15 +316,20 @@ func (c *Client) Conn() *Conn {
 // events that do not fit in their channel, are dropped and counted in
 // Stats. Close is idempotent and returns nil.
 func (c *Client) Close() error {
+	// First stop a reconnection in progress (its dial holds c.mu) and any
+	// blocking delivery (a Reconnect holding c.mu may wait for one).
+	c.noMore()
+	if conn := c.cur.Load(); conn != nil {
+		conn.beginDrain(ErrClientClosed) // the reason, before anything wakes the reader
+	}
+	c.h.goHard()
 	c.mu.Lock()
 	already := c.closed
 	c.closed = true
 	conn := c.conn
 	c.mu.Unlock()
-	c.h.goHard()
-	c.noMore()
 	if conn != nil && !already {
-		conn.beginDrain(ErrClientClosed)
+		conn.beginDrain(ErrClientClosed) // a connection made meanwhile
 	}
 	_ = c.g.Wait()
 	c.cancel()

@@ -53,11 +53,12 @@ type Conn struct {
 	rest       []byte          // what a partial non-blocking write left, for the writer
 	restBuf    []byte          // the pooled buffer rest belongs to
 	restMsgs   int             // messages in rest
-	wdeadline  time.Time       // when the writer last set the write deadline
+	wdeadline  time.Time       // when a writer last set the write deadline (writers run one at a time; cleared under mu)
 	raw        syscall.RawConn // for non-blocking writes; nil for TLS and foreign conns
 	tw         rawWrite        // tryWrite's state, used by the flusher only
 	sendErr    error           // non-nil: Send refuses with this
 	killed     bool            // kill was called: the writer stops, queued data is dropped
+	refused    bool            // ended before Connects (handshake, OnConnect)
 	reason     error           // why the connection ends (first one wins)
 	writers    sync.WaitGroup
 }
@@ -218,7 +219,7 @@ func (c *Conn) serve(handshake bool) {
 	if handshake {
 		if err := c.handshake(); err != nil {
 			c.h.st.rejectedTLS.Add(1)
-			c.kill(err)
+			c.refuse(err)
 			c.h.logConn(slog.LevelInfo, "tls handshake failed", c, err)
 			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: err})
 			c.onEnd(c)
@@ -231,7 +232,7 @@ func (c *Conn) serve(handshake bool) {
 			herr = perr
 		}
 		if herr != nil {
-			c.kill(herr)
+			c.refuse(herr)
 			c.h.logConn(slog.LevelInfo, "refused by OnConnect", c, herr)
 			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: herr})
 			c.onEnd(c)
@@ -245,6 +246,18 @@ func (c *Conn) serve(handshake bool) {
 	c.h.emitConnect(c)
 	readErr := c.readLoop(c.firstWait())
 	c.finish(c.setReason(readErr))
+}
+
+// refuse ends a connection that never reached Connects (failed handshake,
+// OnConnect said no): killed, not live, and with no writer left (OnConnect
+// may have called Send).
+func (c *Conn) refuse(err error) {
+	c.mu.Lock()
+	c.refused = true
+	c.mu.Unlock()
+	c.kill(err)
+	c.live.Store(false)
+	c.writers.Wait()
 }
 
 func (c *Conn) handshake() error {
@@ -397,7 +410,7 @@ func (c *Conn) deliver(frames [][]byte) bool {
 	if hook := c.h.opts.OnMessage; hook != nil {
 		for i, f := range frames {
 			if err := safeCall(func() { hook(Message{Conn: c, Data: f, Time: now}) }); err != nil {
-				c.h.st.msgsIn.Add(uint64(i))
+				c.h.st.msgsIn.Add(uint64(i + 1)) // frame i reached the hook
 				c.h.st.discarded.Add(uint64(len(frames) - i - 1))
 				c.kill(err)
 				return false

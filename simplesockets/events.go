@@ -40,6 +40,9 @@ type Disconnect struct {
 type hub struct {
 	opts resolved
 	log  *slog.Logger
+	// closeReason is the Disconnect reason when the owner closes:
+	// ErrServerClosed or ErrClientClosed.
+	closeReason error
 
 	messages    chan Message
 	connects    chan *Conn
@@ -61,9 +64,10 @@ type hub struct {
 	fl     *flusher // the server's; nil for a Client
 }
 
-func newHub(opts resolved) *hub {
+func newHub(opts resolved, closeReason error) *hub {
 	return &hub{
 		opts:        opts,
+		closeReason: closeReason,
 		log:         opts.Logger,
 		messages:    make(chan Message, opts.MessageBuffer),
 		connects:    make(chan *Conn, opts.EventBuffer),

@@ -84,8 +84,8 @@ func (r *reader) prepare() bool {
 	if c.draining.Load() {
 		return r.stop(c.setReason(ErrKicked))
 	}
-	if c.ctx.Err() != nil { // killed; checked after the deadline was set, see kill
-		return r.stop(c.setReason(ErrClosed))
+	if c.ctx.Err() != nil { // killed, or the owner is closing
+		return r.stop(c.setReason(c.h.closeReason))
 	}
 	return true
 }
@@ -133,7 +133,7 @@ func (r *reader) process(n int, rerr error) bool {
 	if len(r.frames) > 0 {
 		r.buf, r.start, r.end = handOver(r.buf, first, r.start, r.end, r.frames, o.readSize)
 		if !c.deliver(r.frames) {
-			r.stop(c.setReason(ErrClosed))
+			r.stop(c.setReason(c.h.closeReason))
 			return true
 		}
 	}

@@ -101,7 +101,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		cfg:    cfg,
-		h:      newHub(opts),
+		h:      newHub(opts, ErrServerClosed),
 		conns:  make(map[*Conn]struct{}),
 		perIP:  make(map[string]int),
 		served: make(chan struct{}),
@@ -418,7 +418,6 @@ func (s *Server) untrack(c *Conn, ip string) {
 
 // killAll closes the listener and every connection at once.
 func (s *Server) killAll(reason error) {
-	s.h.goHard()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopped = true
@@ -426,8 +425,9 @@ func (s *Server) killAll(reason error) {
 		s.ln.Close()
 	}
 	for c := range s.conns {
-		c.kill(reason)
+		c.kill(reason) // records the reason before anything wakes the reader
 	}
+	s.h.goHard()
 }
 
 // Shutdown stops the server gracefully: it closes the listener, makes every
@@ -495,8 +495,7 @@ func (s *Server) Close() error {
 		s.h.closeChannels()
 		return nil
 	}
-	s.h.goHard()
-	s.cancel(ErrServerClosed)
+	s.cancel(ErrServerClosed) // the watcher kills every connection, then goes hard
 	<-s.served
 	return nil
 }

@@ -99,6 +99,13 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		if c.killed || c.rest == nil && len(c.wbuf) == 0 {
+			if !c.wdeadline.IsZero() {
+				// The flusher's non-blocking writes check the deadline too:
+				// an expired one would fail them long after this writer.
+				// This used to kill idle connections that had once lagged.
+				_ = c.nc.SetWriteDeadline(time.Time{})
+				c.wdeadline = time.Time{}
+			}
 			c.writing = false
 			c.inflight = 0
 			c.rest, c.restBuf = nil, nil
