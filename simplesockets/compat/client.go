@@ -161,9 +161,35 @@ func (c *Client) Reconnect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	old := core.Conn()
 	c.force(1)
 	defer c.force(-1)
-	return c.record(core.Reconnect(ctx))
+	err = core.Reconnect(ctx)
+	if old != nil {
+		// Like Shutdown: return once the pump has taken the old
+		// connection's data and its disconnect, so ReturnRecvedData has them.
+		c.waitEnded(old.ID())
+	}
+	return c.record(err)
+}
+
+// waitEnded waits until the pump has handled the Disconnect of the
+// connection with the given ID (or the pump has stopped).
+func (c *Client) waitEnded(id uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.endedID < id && !c.closed {
+		ch := c.toggled
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-c.pumpDone:
+		}
+		c.mu.Lock()
+		if isDone(c.pumpDone) {
+			return
+		}
+	}
 }
 
 // force makes the pump collect data even with AutoRecv off while a
@@ -241,20 +267,7 @@ func (c *Client) Shutdown() error {
 	c.force(1)
 	if conn != nil {
 		conn.Close()
-		c.mu.Lock()
-		for c.endedID < conn.ID() && !c.closed {
-			ch := c.toggled
-			c.mu.Unlock()
-			select {
-			case <-ch:
-			case <-c.pumpDone:
-			}
-			c.mu.Lock()
-			if isDone(c.pumpDone) {
-				break
-			}
-		}
-		c.mu.Unlock()
+		c.waitEnded(conn.ID())
 	}
 	c.mu.Lock()
 	c.forced--
@@ -386,13 +399,27 @@ func (c *Client) recvChan(msgs <-chan ss.Message) (<-chan ss.Message, <-chan str
 func (c *Client) pump(msgs <-chan ss.Message, conns <-chan *ss.Conn, discs <-chan ss.Disconnect, errs <-chan error) {
 	defer close(c.pumpDone)
 	defer c.st.close()
+	// held keeps a message received just as AutoRecv was turned off: the
+	// select may pick it over the toggle. It is collected when collection
+	// is on again, so AutoRecv(off) really stops collection at once.
+	var held []ss.Message
 	for msgs != nil || conns != nil || discs != nil || errs != nil {
 		recv, toggled := c.recvChan(msgs)
+		if recv != nil {
+			for _, m := range held {
+				c.onMessage(m)
+			}
+			held = held[:0]
+		}
 		select {
 		case <-toggled:
 		case m, ok := <-recv:
 			if !ok {
 				msgs = nil
+				continue
+			}
+			if on, _ := c.recvChan(msgs); on == nil {
+				held = append(held, m)
 				continue
 			}
 			c.onMessage(m)
