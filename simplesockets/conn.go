@@ -378,9 +378,9 @@ func (c *Conn) firstWait() error {
 // otherwise the consumed bytes are copied into one exact-size allocation
 // (copying is cheaper than the garbage of a half-used buffer). Either way,
 // one allocation per read, however many frames it held.
-func handOver(buf []byte, first, start, end int, frames [][]byte, size int) ([]byte, int, int) {
+func handOver(buf []byte, first, start, end int, frames [][]byte, newBuf func(n int) []byte) ([]byte, int, int) {
 	if 8*(start-first) >= 7*len(buf) {
-		nb := make([]byte, max(size, end-start))
+		nb := newBuf(end - start)
 		n := copy(nb, buf[start:end])
 		return nb, 0, n
 	}

@@ -22,7 +22,8 @@ import (
 type reader struct {
 	c            *Conn
 	buf          []byte
-	start, end   int // buf[start:end] is received and not yet consumed
+	spare        []byte // the read-size buffer set aside while buf is grown for a large frame
+	start, end   int    // buf[start:end] is received and not yet consumed
 	frames       [][]byte
 	frameStarted time.Time // when the pending partial frame began
 	need         int       // size of the pending frame, if the framing knows it
@@ -71,6 +72,9 @@ func (r *reader) prepare() bool {
 		if size > len(r.buf) {
 			nb := make([]byte, size)
 			r.end = copy(nb, r.buf[r.start:r.end])
+			if len(r.buf) == o.readSize {
+				r.spare = r.buf // never handed out: reused once the large frame is
+			}
 			r.buf, r.start = nb, 0
 		} else if r.start > 0 {
 			r.end = copy(r.buf, r.buf[r.start:r.end])
@@ -88,6 +92,16 @@ func (r *reader) prepare() bool {
 		return r.stop(c.setReason(c.h.closeReason))
 	}
 	return true
+}
+
+// takeSpare returns a read buffer of at least the read size and n bytes:
+// the spare one if it is big enough, else a new one.
+func (r *reader) takeSpare(n int) []byte {
+	if sp := r.spare; sp != nil && len(sp) >= n {
+		r.spare = nil
+		return sp
+	}
+	return make([]byte, max(r.c.h.opts.readSize, n))
 }
 
 func (r *reader) stop(err error) bool {
@@ -131,7 +145,7 @@ func (r *reader) process(n int, rerr error) bool {
 		r.start += adv
 	}
 	if len(r.frames) > 0 {
-		r.buf, r.start, r.end = handOver(r.buf, first, r.start, r.end, r.frames, o.readSize)
+		r.buf, r.start, r.end = handOver(r.buf, first, r.start, r.end, r.frames, r.takeSpare)
 		if !c.deliver(r.frames) {
 			r.stop(c.setReason(c.h.closeReason))
 			return true
@@ -140,7 +154,7 @@ func (r *reader) process(n int, rerr error) bool {
 	if r.start == r.end {
 		r.start, r.end = 0, 0
 		if len(r.buf) > o.readSize {
-			r.buf = make([]byte, o.readSize) // shrink back after a large frame
+			r.buf = r.takeSpare(0) // shrink back after a large frame
 		}
 	} else if r.start > first {
 		r.frameStarted = time.Now() // a new partial frame began in this read
