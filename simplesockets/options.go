@@ -52,8 +52,9 @@ type Options struct {
 
 	// WriteTimeout ends a connection (ErrWriteTimeout) when one write to the
 	// socket makes no progress for this long, typically because the peer
-	// stopped reading. If zero, DefaultWriteTimeout (30s); a negative value
-	// means no limit.
+	// stopped reading. The deadline is refreshed at most every quarter of
+	// it, so a write gets between 3/4 of it and all of it. If zero,
+	// DefaultWriteTimeout (30s); a negative value means no limit.
 	WriteTimeout time.Duration
 
 	// TLSConfig, if non-nil, makes every connection TLS (crypto/tls). A
