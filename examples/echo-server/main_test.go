@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +18,45 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(cleanup{m}) }
+
+// cleanup removes the binaries once every test has run.
+type cleanup struct{ m *testing.M }
+
+func (c cleanup) Run() int {
+	code := c.m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	return code
+}
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// binaries builds echo-server and echo-client once for all tests and
+// returns their paths.
+func binaries(t *testing.T) (server, client string) {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "echo-server-test"); binErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", binDir+string(filepath.Separator),
+			"github.com/simplesockets/simplesockets-go/examples/echo-server",
+			"github.com/simplesockets/simplesockets-go/examples/echo-client").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return filepath.Join(binDir, "echo-server"), filepath.Join(binDir, "echo-client")
+}
 
 // pyClient is a non-Go peer: it speaks each framing with python3's socket
 // module, sends messages of several sizes and checks every echo.
@@ -48,15 +88,6 @@ for i, size in enumerate([1, 10, 2047, 2048, 2049, 5000, 65000]):
 s.close()
 print(ok)
 `
-
-func build(t *testing.T, dir string, pkgs ...string) {
-	t.Helper()
-	args := append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)
-	out, err := exec.Command("go", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-}
 
 // startServer runs the echo-server binary and returns its address.
 func startServer(t *testing.T, bin string, args ...string) (addr string, stop func() error) {
@@ -128,15 +159,14 @@ func TestEchoServerInterop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds binaries")
 	}
-	dir := t.TempDir()
-	build(t, dir, "github.com/simplesockets/simplesockets-go/examples/echo-server", "github.com/simplesockets/simplesockets-go/examples/echo-client")
+	server, client := binaries(t)
 	python, pyErr := exec.LookPath("python3")
 	for _, framing := range []string{"raw", "len32", "line"} {
 		t.Run(framing, func(t *testing.T) {
-			addr, stop := startServer(t, filepath.Join(dir, "echo-server"), "-addr", "127.0.0.1:0", "-framing", framing)
+			addr, stop := startServer(t, server, "-addr", "127.0.0.1:0", "-framing", framing)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			out, err := exec.CommandContext(ctx, filepath.Join(dir, "echo-client"), "-addr", addr, "-framing", framing, "-n", "50", "-size", "3000").Output()
+			out, err := exec.CommandContext(ctx, client, "-addr", addr, "-framing", framing, "-n", "50", "-size", "3000").Output()
 			if err != nil {
 				t.Errorf("echo-client: %v (%s)", err, out)
 			}
@@ -166,15 +196,14 @@ func TestEchoServerUnix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds binaries")
 	}
-	dir := t.TempDir()
-	build(t, dir, "github.com/simplesockets/simplesockets-go/examples/echo-server", "github.com/simplesockets/simplesockets-go/examples/echo-client")
-	sock := filepath.Join(dir, "echo.sock")
+	server, client := binaries(t)
+	sock := filepath.Join(t.TempDir(), "echo.sock")
 	for round := range 2 {
-		addr, stop := startServer(t, filepath.Join(dir, "echo-server"), "-network", "unix", "-addr", sock, "-framing", "len32")
+		addr, stop := startServer(t, server, "-network", "unix", "-addr", sock, "-framing", "len32")
 		if addr != sock {
 			t.Fatalf("listening on %q, want %q", addr, sock)
 		}
-		out, err := exec.Command(filepath.Join(dir, "echo-client"), "-network", "unix", "-addr", sock, "-framing", "len32", "-n", "20", "-size", "100").Output()
+		out, err := exec.Command(client, "-network", "unix", "-addr", sock, "-framing", "len32", "-n", "20", "-size", "100").Output()
 		if err != nil || !strings.Contains(string(out), `"ok":20`) {
 			t.Fatalf("round %d: echo-client: %v %s", round, err, out)
 		}
@@ -193,12 +222,11 @@ func TestEchoServerFlags(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds binaries")
 	}
-	dir := t.TempDir()
-	build(t, dir, "github.com/simplesockets/simplesockets-go/examples/echo-server", "github.com/simplesockets/simplesockets-go/examples/echo-client")
-	addr, stop := startServer(t, filepath.Join(dir, "echo-server"), "-addr", "127.0.0.1:0", "-framing", "len32",
+	server, clientBin := binaries(t)
+	addr, stop := startServer(t, server, "-addr", "127.0.0.1:0", "-framing", "len32",
 		"-tls", "-max-message", "1000", "-max-conns", "4", "-idle-timeout", "5s")
 	client := func(args ...string) (string, error) {
-		out, err := exec.Command(filepath.Join(dir, "echo-client"), append([]string{"-addr", addr, "-framing", "len32"}, args...)...).Output()
+		out, err := exec.Command(clientBin, append([]string{"-addr", addr, "-framing", "len32"}, args...)...).Output()
 		return string(out), err
 	}
 	if out, err := client("-tls", "-n", "10", "-size", "1000"); err != nil || !strings.Contains(out, `"ok":10`) {
