@@ -124,9 +124,12 @@ func (c *Conn) Queued() (bytes, messages int) {
 }
 
 // Send queues data, framed by the connection's Framing, for writing. It
-// copies data, which the caller may reuse as soon as Send returns. Messages
-// are written in the order of the Send calls that queued them; several
-// queued messages go out in one write.
+// copies data, which the caller may reuse as soon as Send returns, with one
+// exception: a Message.Data passed to a successful Send passes to the
+// package (unless the receiving side set Options.KeepData), which may
+// reuse its memory for a later message. Messages are written in the order
+// of the Send calls that queued them; several queued messages go out in one
+// write.
 //
 // When the queue holds MaxQueuedBytes, Send follows the SendPolicy. It
 // returns an error matching ErrClosed once the connection is closing or has
@@ -137,8 +140,10 @@ func (c *Conn) Send(data []byte) error {
 	err := c.send(data)
 	if err != nil {
 		c.h.st.sendErrors.Add(1)
+		return err
 	}
-	return err
+	lent.reclaim(data)
+	return nil
 }
 
 // Close ends the connection gracefully: it stops reading, delivers the

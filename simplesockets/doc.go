@@ -56,8 +56,15 @@
 //
 // # Ownership
 //
-// Message.Data belongs to the receiver: the package never touches it again.
-// [Conn.Send] copies its argument, which the caller may reuse at once. A
+// Message.Data belongs to the receiver until the receiver passes it to
+// [Conn.Send], [Client.Send] or [Server.Broadcast]; after that call it is
+// the package's: do not read, modify or keep it. The package reuses the
+// memory of a large Data (a frame bigger than the read buffer) for a later
+// message, which makes echoing and forwarding large messages
+// allocation-free. A Data that is never sent stays the receiver's. To send
+// one Data to several connections, use Broadcast or send copies; or set
+// Options.KeepData, which makes every Data the receiver's for good. Any
+// other slice passed to Send is copied: the caller may reuse it at once. A
 // *Conn stays valid after its connection ended: Send then returns an error
 // matching [ErrClosed].
 //

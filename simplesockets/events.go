@@ -13,9 +13,12 @@ type Message struct {
 	// Conn is the connection the message arrived on. It stays valid after
 	// the connection has ended; Send on it then returns ErrClosed.
 	Conn *Conn
-	// Data is the payload. It belongs to the receiver: the package never
-	// reads or writes it again, so it may be kept, modified or passed to
-	// Send. Its capacity equals its length.
+	// Data is the payload; its capacity equals its length. It belongs to
+	// the receiver until the receiver passes it to Send or Broadcast: from
+	// then on it is the package's (which reuses a large one's memory for a
+	// later message), so it must not be read, modified or kept after that
+	// call. A Data that is never sent is the receiver's for good.
+	// Options.KeepData makes every Data the receiver's for good.
 	Data []byte
 	// Time is when the read that completed the message returned.
 	Time time.Time

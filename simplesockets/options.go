@@ -21,6 +21,17 @@ type Options struct {
 	// for a larger frame (up to the framing's MaxFrameSize) and shrinks back.
 	ReadBufferSize int
 
+	// KeepData makes every Message.Data stay the receiver's, whatever it is
+	// used for. By default (false), a Data that is passed to Send or
+	// Broadcast passes to the package: after the call the application must
+	// not read, modify or keep it, because a large one (a frame that needed
+	// a buffer of its own, larger than ReadBufferSize) goes back to the
+	// package's buffer pool for a later message. That makes echoing and
+	// forwarding large messages allocation-free. Set KeepData if the code
+	// that reads Messages may use a Data after sending it (for example,
+	// sends it on several connections one by one instead of with Broadcast).
+	KeepData bool
+
 	// MessageBuffer is the capacity of the Messages channel. If zero, 1024.
 	// When it is full, readers stop reading their sockets (backpressure).
 	MessageBuffer int

@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"time"
+	"unsafe"
+
+	"github.com/simplesockets/simplesockets-go/internal/bufpool"
 )
 
 // The read path. A connection's goroutine reads into buf, splits frames with
@@ -23,6 +26,7 @@ type reader struct {
 	c            *Conn
 	buf          []byte
 	spare        []byte // the read-size buffer set aside while buf is grown for a large frame
+	pooled       bool   // buf is from bufpool and no frame handed out points into it
 	start, end   int    // buf[start:end] is received and not yet consumed
 	frames       [][]byte
 	frameStarted time.Time // when the pending partial frame began
@@ -70,12 +74,20 @@ func (r *reader) prepare() bool {
 			size = min(2*len(r.buf), o.maxFrame)
 		}
 		if size > len(r.buf) {
-			nb := make([]byte, size)
-			r.end = copy(nb, r.buf[r.start:r.end])
-			if len(r.buf) == o.readSize {
-				r.spare = r.buf // never handed out: reused once the large frame is
+			var nb []byte
+			if o.KeepData {
+				nb = make([]byte, size)
+			} else {
+				nb = bufpool.Get(size)[:size] // see recycle.go
 			}
-			r.buf, r.start = nb, 0
+			r.end = copy(nb, r.buf[r.start:r.end])
+			switch {
+			case len(r.buf) == o.readSize:
+				r.spare = r.buf // never handed out: reused once the large frame is
+			case r.pooled:
+				bufpool.Put(r.buf) // outgrown, and nothing handed out points into it
+			}
+			r.buf, r.start, r.pooled = nb, 0, !o.KeepData
 		} else if r.start > 0 {
 			r.end = copy(r.buf, r.buf[r.start:r.end])
 			r.start = 0
@@ -145,7 +157,16 @@ func (r *reader) process(n int, rerr error) bool {
 		r.start += adv
 	}
 	if len(r.frames) > 0 {
+		old := r.buf
 		r.buf, r.start, r.end = handOver(r.buf, first, r.start, r.end, r.frames, r.takeSpare)
+		if r.pooled && unsafe.SliceData(r.buf) != unsafe.SliceData(old) {
+			// The frames point into old, which is theirs now. One frame
+			// alone in it may come back through Send (recycle.go).
+			r.pooled = false
+			if len(r.frames) == 1 {
+				lent.lend(r.frames[0], old)
+			}
+		}
 		if !c.deliver(r.frames) {
 			r.stop(c.setReason(c.h.closeReason))
 			return true
@@ -154,6 +175,10 @@ func (r *reader) process(n int, rerr error) bool {
 	if r.start == r.end {
 		r.start, r.end = 0, 0
 		if len(r.buf) > o.readSize {
+			if r.pooled {
+				bufpool.Put(r.buf) // the frames in it were copied out
+				r.pooled = false
+			}
 			r.buf = r.takeSpare(0) // shrink back after a large frame
 		}
 	} else if r.start > first {

@@ -548,13 +548,17 @@ func (s *Server) Disconnect(addr string) error {
 // Send succeeded, and otherwise the Send errors joined (errors.Join), each
 // a *ConnError naming its connection. Under the default SendQueueBlock, one
 // peer that does not read makes Broadcast wait for it (up to WriteTimeout);
-// SendQueueFail or SendQueueDisconnect keep the others going.
+// SendQueueFail or SendQueueDisconnect keep the others going. Like Send,
+// it copies data, except that a Message.Data passes to the package (see
+// Message.Data).
 func (s *Server) Broadcast(data []byte) error {
 	var errs []error
 	for _, c := range s.live() {
-		if err := c.Send(data); err != nil {
+		if err := c.send(data); err != nil {
+			c.h.st.sendErrors.Add(1)
 			errs = append(errs, &ConnError{Conn: c, Remote: c.remote, Err: err})
 		}
 	}
+	lent.reclaim(data)
 	return errors.Join(errs...)
 }

@@ -109,6 +109,7 @@ func (c *Client) Setup(cfg ClientSetup) error {
 		Options: ss.Options{
 			ReadBufferSize: cfg.RecvBuffer,
 			MessageBuffer:  clientMessageBuffer,
+			KeepData:       true, // data returned by ReturnRecvedData is the caller's
 		},
 	})
 	if err != nil {

@@ -159,7 +159,8 @@ func (s *Server) Setup(cfg ServerSetup) error {
 	}
 	core, err := ss.NewServer(ss.ServerConfig{
 		MaxConnections: s.maxConns,
-		Options:        ss.Options{ReadBufferSize: cfg.RecvBuffer},
+		// KeepData: data returned by ReturnRecvedData is the caller's.
+		Options: ss.Options{ReadBufferSize: cfg.RecvBuffer, KeepData: true},
 	})
 	if err != nil {
 		return err

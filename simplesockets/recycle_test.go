@@ -1,0 +1,177 @@
+package simplesockets_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net"
+	"testing"
+	"unsafe"
+
+	ss "github.com/simplesockets/simplesockets-go/simplesockets"
+)
+
+// Large frames are read into pooled buffers; a Data passed to Send goes
+// back to the pool (recycle.go). These tests pin down who owns what.
+
+const bigFrame = 64 << 10
+
+// bigPayload is a frame body whose every byte depends on seq.
+func bigPayload(seq int) []byte {
+	p := make([]byte, bigFrame)
+	for i := range p {
+		p[i] = byte(seq*7 + i*13 + i>>8)
+	}
+	return p
+}
+
+func writeLen32(t testing.TB, c net.Conn, p []byte) {
+	t.Helper()
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(p)))
+	if _, err := c.Write(append(hdr[:], p...)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readLen32(t testing.TB, c net.Conn) []byte {
+	t.Helper()
+	var hdr [4]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+	if _, err := io.ReadFull(c, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func dataAddr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
+
+// An echoed large Data's memory comes back for a later message, and every
+// echo is still exact.
+func TestLargeDataRecycledAfterSend(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.LengthPrefixed(0)}})
+	c := dialRaw(t, addr)
+	sent := map[uintptr]bool{}
+	reused := 0
+	for seq := range 64 {
+		want := bigPayload(seq)
+		writeLen32(t, c, want)
+		m := recv(t, srv.Messages(), "message")
+		if !bytes.Equal(m.Data, want) {
+			t.Fatalf("frame %d arrived changed", seq)
+		}
+		if sent[dataAddr(m.Data)] {
+			reused++
+		}
+		sent[dataAddr(m.Data)] = true
+		if err := m.Conn.Send(m.Data); err != nil {
+			t.Fatal(err)
+		}
+		if got := readLen32(t, c); !bytes.Equal(got, want) {
+			t.Fatalf("echo %d differs", seq)
+		}
+	}
+	// sync.Pool may drop buffers (at random under -race, and at a GC), so
+	// not every buffer comes back, but most must.
+	if reused < 16 {
+		t.Fatalf("only %d of 64 large messages reused an echoed buffer", reused)
+	}
+}
+
+// A Data that is kept is never reused: not one that was never sent, and
+// under KeepData not one that was sent either.
+func TestKeptDataNeverReused(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		keepData bool
+		send     bool
+	}{
+		{"default, kept without Send", false, false},
+		{"KeepData, kept after Send", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{
+				Framing: ss.LengthPrefixed(0), KeepData: tc.keepData}})
+			c := dialRaw(t, addr)
+			var kept [][]byte
+			seen := map[uintptr]bool{}
+			for seq := range 32 {
+				writeLen32(t, c, bigPayload(seq))
+				m := recv(t, srv.Messages(), "message")
+				if seen[dataAddr(m.Data)] {
+					t.Fatalf("frame %d reuses the memory of a kept Data", seq)
+				}
+				seen[dataAddr(m.Data)] = true
+				kept = append(kept, m.Data)
+				if tc.send {
+					if err := m.Conn.Send(m.Data); err != nil {
+						t.Fatal(err)
+					}
+					if got := readLen32(t, c); !bytes.Equal(got, bigPayload(seq)) {
+						t.Fatalf("echo %d differs", seq)
+					}
+				}
+			}
+			for seq, d := range kept {
+				if !bytes.Equal(d, bigPayload(seq)) {
+					t.Fatalf("kept Data %d changed after later messages", seq)
+				}
+			}
+		})
+	}
+}
+
+// Broadcast of a large Data sends the same bytes to everybody, and only
+// then recycles it.
+func TestBroadcastLargeData(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.LengthPrefixed(0)}})
+	var cs []net.Conn
+	for range 3 {
+		cs = append(cs, dialRaw(t, addr))
+		recv(t, srv.Connects(), "connect")
+	}
+	for seq := range 16 {
+		want := bigPayload(seq)
+		writeLen32(t, cs[seq%3], want)
+		m := recv(t, srv.Messages(), "message")
+		if err := srv.Broadcast(m.Data); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range cs {
+			if got := readLen32(t, c); !bytes.Equal(got, want) {
+				t.Fatalf("broadcast %d differs at client %d", seq, i)
+			}
+		}
+	}
+}
+
+// Only the Data itself passes to the package: a sub-slice or a copy sent
+// instead leaves the Data with the receiver.
+func TestSendOfSubsliceKeepsData(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.LengthPrefixed(0)}})
+	c := dialRaw(t, addr)
+	var kept [][]byte
+	for seq := range 16 {
+		writeLen32(t, c, bigPayload(seq))
+		m := recv(t, srv.Messages(), "message")
+		kept = append(kept, m.Data)
+		part := m.Data[:len(m.Data)-1]
+		if seq%2 == 1 {
+			part = m.Data[1:]
+		}
+		if err := m.Conn.Send(part); err != nil {
+			t.Fatal(err)
+		}
+		if got := readLen32(t, c); !bytes.Equal(got, part) {
+			t.Fatalf("echo %d differs", seq)
+		}
+	}
+	for seq, d := range kept {
+		if !bytes.Equal(d, bigPayload(seq)) {
+			t.Fatalf("Data %d changed although only a part of it was sent", seq)
+		}
+	}
+}
