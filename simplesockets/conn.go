@@ -390,8 +390,7 @@ func handOver(buf []byte, first, start, end int, frames [][]byte, newBuf func(n 
 		return nb, 0, n
 	}
 	region := buf[first:start]
-	cp := make([]byte, len(region))
-	copy(cp, region)
+	cp := append([]byte(nil), region...) // not zeroed first, unlike make
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(region)))
 	for i, f := range frames {
 		if len(f) == 0 {
@@ -410,8 +409,7 @@ func handOver(buf []byte, first, start, end int, frames [][]byte, newBuf func(n 
 // deliver sends the frames on Messages in order, blocking while the
 // application is behind (backpressure). It gives up, counting the rest as
 // discarded, if the connection is killed or the owner closes.
-func (c *Conn) deliver(frames [][]byte) bool {
-	now := time.Now()
+func (c *Conn) deliver(frames [][]byte, now time.Time) bool {
 	if hook := c.h.opts.OnMessage; hook != nil {
 		for i, f := range frames {
 			if err := safeCall(func() { hook(Message{Conn: c, Data: f, Time: now}) }); err != nil {

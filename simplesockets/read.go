@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"time"
 	"unsafe"
 
@@ -26,6 +27,7 @@ type reader struct {
 	c            *Conn
 	buf          []byte
 	spare        []byte // the read-size buffer set aside while buf is grown for a large frame
+	delivered    bool   // the last process delivered frames
 	pooled       bool   // buf is from bufpool and no frame handed out points into it
 	start, end   int    // buf[start:end] is received and not yet consumed
 	frames       [][]byte
@@ -54,6 +56,12 @@ func (c *Conn) readLoop(pending error) error {
 		c.h.st.reads.Add(1)
 		if r.process(n, err) {
 			break
+		}
+		if r.delivered {
+			// Let the application take the messages (and queue replies)
+			// before reading again: the read would often find nothing yet,
+			// an EAGAIN and a park that cost more than this yield.
+			runtime.Gosched()
 		}
 	}
 	return r.result
@@ -126,10 +134,12 @@ func (r *reader) stop(err error) bool {
 // loop must end.
 func (r *reader) process(n int, rerr error) bool {
 	c, o := r.c, &r.c.h.opts
+	var now time.Time // when this read returned data: the messages' Time
 	if n > 0 {
+		now = time.Now()
 		c.h.st.bytesIn.Add(uint64(n))
 		if !r.partial {
-			r.frameStarted = time.Now()
+			r.frameStarted = now
 		}
 	}
 	r.end += n
@@ -156,7 +166,8 @@ func (r *reader) process(n int, rerr error) bool {
 		r.frames = append(r.frames, f[:len(f):len(f)])
 		r.start += adv
 	}
-	if len(r.frames) > 0 {
+	r.delivered = len(r.frames) > 0
+	if r.delivered {
 		old := r.buf
 		r.buf, r.start, r.end = handOver(r.buf, first, r.start, r.end, r.frames, r.takeSpare)
 		if r.pooled && unsafe.SliceData(r.buf) != unsafe.SliceData(old) {
@@ -167,7 +178,10 @@ func (r *reader) process(n int, rerr error) bool {
 				lent.lend(r.frames[0], old)
 			}
 		}
-		if !c.deliver(r.frames) {
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if !c.deliver(r.frames, now) {
 			r.stop(c.setReason(c.h.closeReason))
 			return true
 		}
@@ -182,7 +196,7 @@ func (r *reader) process(n int, rerr error) bool {
 			r.buf = r.takeSpare(0) // shrink back after a large frame
 		}
 	} else if r.start > first {
-		r.frameStarted = time.Now() // a new partial frame began in this read
+		r.frameStarted = now // a new partial frame began in this read
 	}
 	if ferr != nil {
 		if !errors.Is(ferr, ErrMessageTooLarge) && !errors.Is(ferr, ErrInvalidMessage) {
