@@ -125,9 +125,9 @@ func (c *Conn) Queued() (bytes, messages int) {
 
 // Send queues data, framed by the connection's Framing, for writing. It
 // copies data, which the caller may reuse as soon as Send returns, with one
-// exception: a Message.Data passed to a successful Send passes to the
-// package (unless the receiving side set Options.KeepData), which may
-// reuse its memory for a later message. Messages are written in the order
+// exception: a Message.Data that arrived on this connection is the
+// package's once Send has returned nil (see Message.Data and the package
+// documentation, "Ownership"), unless Options.KeepData is set. Messages are written in the order
 // of the Send calls that queued them; several queued messages go out in one
 // write.
 //
@@ -142,7 +142,7 @@ func (c *Conn) Send(data []byte) error {
 		c.h.st.sendErrors.Add(1)
 		return err
 	}
-	lent.reclaim(data)
+	lent.reclaim(data, c)
 	return nil
 }
 

@@ -56,25 +56,28 @@
 //
 // # Ownership
 //
-// Message.Data belongs to the receiver until the receiver passes it to
-// [Conn.Send], [Client.Send] or [Server.Broadcast]; after that call it is
-// the package's: do not read, modify or keep it. The package reuses the
-// memory of a large Data (a frame bigger than the read buffer) for a later
-// message, which makes echoing and forwarding large messages
-// allocation-free. A Data that is never sent stays the receiver's. To send
-// one Data to several connections, use Broadcast or send copies; or set
-// Options.KeepData, which makes every Data the receiver's for good. Any
-// other slice passed to Send is copied: the caller may reuse it at once. A
-// *Conn stays valid after its connection ended: Send then returns an error
-// matching [ErrClosed].
+// Message.Data belongs to the receiver, with one exception: a Data sent back
+// on the connection it arrived on, m.Conn.Send(m.Data) (an echo, or a reply
+// built in place), is the package's once that Send has returned nil, and
+// must not be read, modified or kept after it. The package reuses the
+// memory of such a Data when it is large (a frame that needed a buffer of
+// its own, bigger than the read buffer and at most 1 MiB), which makes
+// echoing large messages allocation-free. A Data sent to other connections
+// (with Send or [Server.Broadcast]), sent by a Send that failed, or not sent
+// at all stays the receiver's. Options.KeepData removes the exception.
+// Under the race detector a Data handed back is overwritten with 0xDD bytes
+// as soon as Send returns, so that code which still reads it fails its
+// tests. Every other slice passed to Send is copied: the caller may reuse
+// it at once. A *Conn stays valid after its connection ended: Send then
+// returns an error matching [ErrClosed].
 //
 // # Backpressure
 //
 // Each connection has one reader goroutine. When the application reads
 // Messages more slowly than peers send, the Messages channel fills up, the
 // readers stop reading their sockets, and TCP slows the peers down: memory
-// stays bounded by MessageBuffer and the read buffers, and nothing is
-// dropped. On the way out, each connection has a send queue bounded by
+// stays bounded by MessageBuffer and the read buffers (a large message's
+// buffer is less than twice its size), and nothing is dropped. On the way out, each connection has a send queue bounded by
 // MaxQueuedBytes; when it is full, Send blocks, fails or disconnects the peer,
 // as [SendPolicy] says. A writer goroutine runs only while the queue is not
 // empty and writes everything queued in one system call.

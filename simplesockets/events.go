@@ -14,11 +14,11 @@ type Message struct {
 	// the connection has ended; Send on it then returns ErrClosed.
 	Conn *Conn
 	// Data is the payload; its capacity equals its length. It belongs to
-	// the receiver until the receiver passes it to Send or Broadcast: from
-	// then on it is the package's (which reuses a large one's memory for a
-	// later message), so it must not be read, modified or kept after that
-	// call. A Data that is never sent is the receiver's for good.
-	// Options.KeepData makes every Data the receiver's for good.
+	// the receiver, with one exception: once m.Conn.Send(m.Data) (sending
+	// it back on the connection it arrived on) has returned nil, it is the
+	// package's, which reuses a large Data's memory for a later message; do
+	// not read, modify or keep it after that. Sent anywhere else, or not at
+	// all, it stays the receiver's. Options.KeepData removes the exception.
 	Data []byte
 	// Time is when the read that completed the message returned.
 	Time time.Time

@@ -21,15 +21,14 @@ type Options struct {
 	// for a larger frame (up to the framing's MaxFrameSize) and shrinks back.
 	ReadBufferSize int
 
-	// KeepData makes every Message.Data stay the receiver's, whatever it is
-	// used for. By default (false), a Data that is passed to Send or
-	// Broadcast passes to the package: after the call the application must
-	// not read, modify or keep it, because a large one (a frame that needed
-	// a buffer of its own, larger than ReadBufferSize) goes back to the
-	// package's buffer pool for a later message. That makes echoing and
-	// forwarding large messages allocation-free. Set KeepData if the code
-	// that reads Messages may use a Data after sending it (for example,
-	// sends it on several connections one by one instead of with Broadcast).
+	// KeepData makes every Message.Data stay the receiver's for good. By
+	// default (false), a Data sent back on the connection it arrived on,
+	// m.Conn.Send(m.Data), is the package's once that Send has returned
+	// nil: a large one (a frame that needed a buffer of its own) goes back
+	// to the package's buffer pool for a later message, which makes echoing
+	// large messages allocation-free, so the application must not use it
+	// after that Send. Set KeepData if code may read or keep a Data after
+	// sending it back (for example, logs it afterwards).
 	KeepData bool
 
 	// MessageBuffer is the capacity of the Messages channel. If zero, 1024.

@@ -52,15 +52,18 @@ func (c *Conn) readLoop(pending error) error {
 		return r.result
 	}
 	for r.prepare() {
+		space := len(r.buf) - r.end
 		n, err := c.nc.Read(r.buf[r.end:])
 		c.h.st.reads.Add(1)
 		if r.process(n, err) {
 			break
 		}
-		if r.delivered {
-			// Let the application take the messages (and queue replies)
-			// before reading again: the read would often find nothing yet,
-			// an EAGAIN and a park that cost more than this yield.
+		if r.delivered && n < space {
+			// The socket had no more: let the application take the
+			// messages (and queue replies) before reading again, which
+			// would often find nothing yet, an EAGAIN and a park that cost
+			// more than this yield. (After a full read, more is likely
+			// waiting: a large frame's rest, a pipelined batch.)
 			runtime.Gosched()
 		}
 	}
@@ -148,7 +151,7 @@ func (r *reader) process(n int, rerr error) bool {
 	r.need = 0
 	var ferr error
 	for r.start < r.end {
-		adv, f, err := o.Framing.Split(r.buf[r.start:r.end])
+		adv, f, err := o.Framing.Split(r.buf[r.start:r.end:r.end]) // a pooled buffer's other bytes stay hidden
 		if err != nil {
 			ferr = err
 			break
@@ -175,7 +178,7 @@ func (r *reader) process(n int, rerr error) bool {
 			// alone in it may come back through Send (recycle.go).
 			r.pooled = false
 			if len(r.frames) == 1 {
-				lent.lend(r.frames[0], old)
+				lent.lend(r.frames[0], old, c)
 			}
 		}
 		if now.IsZero() {

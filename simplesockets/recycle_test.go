@@ -3,6 +3,7 @@ package simplesockets_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -124,27 +125,74 @@ func TestKeptDataNeverReused(t *testing.T) {
 	}
 }
 
-// Broadcast of a large Data sends the same bytes to everybody, and only
-// then recycles it.
-func TestBroadcastLargeData(t *testing.T) {
+// A large Data sent elsewhere than back on its own connection (to other
+// peers, with Send or Broadcast) is only copied: it stays the receiver's,
+// so one Data can go to many peers and be kept.
+func TestDataSentElsewhereStaysReceivers(t *testing.T) {
 	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.LengthPrefixed(0)}})
 	var cs []net.Conn
 	for range 3 {
 		cs = append(cs, dialRaw(t, addr))
 		recv(t, srv.Connects(), "connect")
 	}
+	var kept [][]byte
 	for seq := range 16 {
 		want := bigPayload(seq)
-		writeLen32(t, cs[seq%3], want)
+		from := cs[seq%3]
+		writeLen32(t, from, want)
 		m := recv(t, srv.Messages(), "message")
-		if err := srv.Broadcast(m.Data); err != nil {
-			t.Fatal(err)
-		}
-		for i, c := range cs {
-			if got := readLen32(t, c); !bytes.Equal(got, want) {
-				t.Fatalf("broadcast %d differs at client %d", seq, i)
+		kept = append(kept, m.Data)
+		if seq%2 == 0 {
+			if err := srv.Broadcast(m.Data); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			for _, c := range srv.Clients() {
+				if c != m.Conn {
+					if err := c.Send(m.Data); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 		}
+		for i, c := range cs {
+			if seq%2 == 1 && c == from {
+				continue
+			}
+			if got := readLen32(t, c); !bytes.Equal(got, want) {
+				t.Fatalf("frame %d differs at client %d", seq, i)
+			}
+		}
+	}
+	for seq, d := range kept {
+		if !bytes.Equal(d, bigPayload(seq)) {
+			t.Fatalf("Data %d changed after it was sent to other peers", seq)
+		}
+	}
+}
+
+// A Send that fails leaves the Data with the receiver.
+func TestFailedSendKeepsData(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.LengthPrefixed(0)}})
+	a := dialRaw(t, addr)
+	writeLen32(t, a, bigPayload(0))
+	m := recv(t, srv.Messages(), "message")
+	a.Close()
+	recv(t, srv.Disconnects(), "disconnect")
+	if err := m.Conn.Send(m.Data); !errors.Is(err, ss.ErrClosed) {
+		t.Fatalf("Send on an ended connection: %v, want ErrClosed", err)
+	}
+	b := dialRaw(t, addr)
+	for seq := 1; seq < 16; seq++ {
+		writeLen32(t, b, bigPayload(seq))
+		n := recv(t, srv.Messages(), "message")
+		if err := n.Conn.Send(n.Data); err != nil {
+			t.Fatal(err)
+		}
+		readLen32(t, b)
+	}
+	if !bytes.Equal(m.Data, bigPayload(0)) {
+		t.Fatal("the Data of a failed Send was reused")
 	}
 }
 

@@ -18,7 +18,10 @@ import (
 // being idle longer than WriteTimeout: the flusher's write saw the stale
 // deadline.
 func TestIdleAfterSlowPeerKeepsConnection(t *testing.T) {
-	const wt = 200 * time.Millisecond
+	// Long enough that this test reading 32 MiB under -race on a busy
+	// machine never stalls the server's writer for a whole WriteTimeout
+	// (at 200ms it did once, with all packages' tests running at once).
+	const wt = 500 * time.Millisecond
 	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{WriteTimeout: wt, MaxQueuedBytes: -1}})
 	conns, discs := srv.Connects(), srv.Disconnects()
 	nc := dialRaw(t, addr)

@@ -548,17 +548,15 @@ func (s *Server) Disconnect(addr string) error {
 // Send succeeded, and otherwise the Send errors joined (errors.Join), each
 // a *ConnError naming its connection. Under the default SendQueueBlock, one
 // peer that does not read makes Broadcast wait for it (up to WriteTimeout);
-// SendQueueFail or SendQueueDisconnect keep the others going. Like Send,
-// it copies data, except that a Message.Data passes to the package (see
-// Message.Data).
+// SendQueueFail or SendQueueDisconnect keep the others going. It copies
+// data: the caller may use it again as soon as Broadcast returns.
 func (s *Server) Broadcast(data []byte) error {
 	var errs []error
 	for _, c := range s.live() {
-		if err := c.send(data); err != nil {
+		if err := c.send(data); err != nil { // not Send: a Data is not handed back here
 			c.h.st.sendErrors.Add(1)
 			errs = append(errs, &ConnError{Conn: c, Remote: c.remote, Err: err})
 		}
 	}
-	lent.reclaim(data)
 	return errors.Join(errs...)
 }

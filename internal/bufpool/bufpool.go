@@ -3,52 +3,81 @@
 // Ownership: a buffer returned by Get belongs to the caller until it passes
 // it to Put; after Put the caller must not touch it (nor any slice of it).
 // Put of a buffer that is still referenced elsewhere corrupts that reference,
-// so only buffers that never left the package go back.
+// so only buffers that never left the package go back. A buffer from Get is
+// not zeroed: it may hold bytes of its previous user.
+//
+// Get and Put are safe for concurrent use.
 package bufpool
 
-import "sync"
-
-// The classes are 4, 16, 64, 256 KiB and 1 MiB. The pools hold pointers to
-// arrays, so that Put does not allocate.
-var (
-	p4   = sync.Pool{New: func() any { return new([4 << 10]byte) }}
-	p16  = sync.Pool{New: func() any { return new([16 << 10]byte) }}
-	p64  = sync.Pool{New: func() any { return new([64 << 10]byte) }}
-	p256 = sync.Pool{New: func() any { return new([256 << 10]byte) }}
-	p1m  = sync.Pool{New: func() any { return new([1 << 20]byte) }}
+import (
+	"sync"
+	"unsafe"
 )
 
-// Get returns a buffer of length 0 and capacity at least size: one of the
-// classes, or an unpooled allocation above 1 MiB.
+// Slack is added to every class above 4 KiB, so that a power-of-two payload
+// and its frame header (a 4-byte length, a delimiter) fit the class of the
+// payload's size instead of the next one, which would hold twice the memory.
+const Slack = 64
+
+// The classes are 4 KiB, then 8 KiB ... 1 MiB in powers of two, each plus
+// Slack: Get rounds a size up by less than 2×. The pools hold pointers to
+// arrays, so that Put does not allocate.
+var classes = [...]class{
+	newClass[[4 << 10]byte](),
+	newClass[[8<<10 + Slack]byte](),
+	newClass[[16<<10 + Slack]byte](),
+	newClass[[32<<10 + Slack]byte](),
+	newClass[[64<<10 + Slack]byte](),
+	newClass[[128<<10 + Slack]byte](),
+	newClass[[256<<10 + Slack]byte](),
+	newClass[[512<<10 + Slack]byte](),
+	newClass[[1<<20 + Slack]byte](),
+}
+
+// MaxSize is the largest size Get takes from a pool; larger buffers are
+// allocated, and Put ignores them.
+var MaxSize = classes[len(classes)-1].size
+
+type class struct {
+	size int
+	pool *sync.Pool
+	get  func(*sync.Pool) []byte
+	put  func(*sync.Pool, []byte)
+}
+
+func newClass[A any]() class {
+	var a A
+	return class{
+		size: int(unsafe.Sizeof(a)),
+		pool: &sync.Pool{New: func() any { return new(A) }},
+		get: func(p *sync.Pool) []byte {
+			arr := p.Get().(*A)
+			return unsafe.Slice((*byte)(unsafe.Pointer(arr)), unsafe.Sizeof(*arr))[:0]
+		},
+		put: func(p *sync.Pool, b []byte) {
+			p.Put((*A)(unsafe.Pointer(unsafe.SliceData(b))))
+		},
+	}
+}
+
+// Get returns an empty buffer with a capacity of at least size.
 func Get(size int) []byte {
-	switch {
-	case size <= 4<<10:
-		return p4.Get().(*[4 << 10]byte)[:0]
-	case size <= 16<<10:
-		return p16.Get().(*[16 << 10]byte)[:0]
-	case size <= 64<<10:
-		return p64.Get().(*[64 << 10]byte)[:0]
-	case size <= 256<<10:
-		return p256.Get().(*[256 << 10]byte)[:0]
-	case size <= 1<<20:
-		return p1m.Get().(*[1 << 20]byte)[:0]
+	for i := range classes {
+		if c := &classes[i]; size <= c.size {
+			return c.get(c.pool)
+		}
 	}
 	return make([]byte, 0, size)
 }
 
-// Put recycles b if its capacity is exactly one of the classes (which is
-// what Get hands out); anything else is left to the garbage collector.
+// Put returns b, which must have come from Get (its capacity untouched), to
+// its pool. A buffer of any other capacity is left to the garbage collector.
 func Put(b []byte) {
-	switch cap(b) {
-	case 4 << 10:
-		p4.Put((*[4 << 10]byte)(b[:cap(b)]))
-	case 16 << 10:
-		p16.Put((*[16 << 10]byte)(b[:cap(b)]))
-	case 64 << 10:
-		p64.Put((*[64 << 10]byte)(b[:cap(b)]))
-	case 256 << 10:
-		p256.Put((*[256 << 10]byte)(b[:cap(b)]))
-	case 1 << 20:
-		p1m.Put((*[1 << 20]byte)(b[:cap(b)]))
+	n := cap(b)
+	for i := range classes {
+		if c := &classes[i]; n == c.size {
+			c.put(c.pool, b[:n])
+			return
+		}
 	}
 }

@@ -26,3 +26,21 @@ func TestPutDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per Put+Get", n)
 	}
 }
+
+// Get rounds up by less than 2× (plus Slack), so a payload of a power of two
+// and its header take that power's class, not the next one.
+func TestGetRoundsUpLessThanDouble(t *testing.T) {
+	for _, size := range []int{4097, 8 << 10, 8<<10 + 4, 65536 + 4, 65536 + Slack, 65536 + Slack + 1, 300 << 10, MaxSize} {
+		b := Get(size)
+		if cap(b) < size || cap(b) >= 2*size+Slack {
+			t.Errorf("Get(%d): capacity %d", size, cap(b))
+		}
+		Put(b)
+	}
+	if c := cap(Get(65536 + 4)); c != 64<<10+Slack {
+		t.Errorf("a 64 KiB payload with a 4-byte header got a buffer of %d bytes", c)
+	}
+	if c := cap(Get(MaxSize + 1)); c != MaxSize+1 {
+		t.Errorf("Get(MaxSize+1): capacity %d, want an exact allocation", c)
+	}
+}
