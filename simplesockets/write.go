@@ -49,9 +49,6 @@ func (c *Conn) send(data []byte) error {
 			c.kill(err)
 			return err
 		}
-		if c.raw != nil {
-			c.h.fl.kick() // a reader in its window may be the one waiting
-		}
 		c.room.Wait()
 	}
 	n := len(c.wbuf)
@@ -245,20 +242,11 @@ func (w *rawWrite) write(fd uintptr) bool {
 // flusher writes queued data for all plain connections of a server, so that
 // no connection needs a goroutine of its own to write. It runs in the
 // server's group and ends with the serving context.
-//
-// Readers help: between handing a read's messages to the application and
-// reading again (a "window", see readLoop), a reader counts in active, and
-// when it leaves the window it writes whatever is queued by then. While a
-// reader is in its window, add does not wake the flusher goroutine: that
-// reader will drain the queue, so a batch of requests and their replies
-// costs no wake-up of another goroutine. A reader that would block leaves
-// its window first, and a Send that waits for room wakes the flusher.
 type flusher struct {
-	mu     sync.Mutex
-	queue  []*Conn // connections with something to write, each at most once
-	spare  []*Conn
-	active int           // readers in their window
-	wake   chan struct{} // capacity 1: "the queue is not empty"
+	mu    sync.Mutex
+	queue []*Conn // connections with something to write, each at most once
+	spare []*Conn
+	wake  chan struct{} // capacity 1: "the queue is not empty"
 }
 
 func newFlusher() *flusher { return &flusher{wake: make(chan struct{}, 1)} }
@@ -267,42 +255,11 @@ func newFlusher() *flusher { return &flusher{wake: make(chan struct{}, 1)} }
 func (f *flusher) add(c *Conn) {
 	f.mu.Lock()
 	f.queue = append(f.queue, c)
-	wake := f.active == 0
 	f.mu.Unlock()
-	if wake {
-		f.kick()
-	}
-}
-
-// kick wakes the flusher goroutine.
-func (f *flusher) kick() {
 	select {
 	case f.wake <- struct{}{}:
 	default:
 	}
-}
-
-// enter is a reader entering its window.
-func (f *flusher) enter() {
-	f.mu.Lock()
-	f.active++
-	f.mu.Unlock()
-}
-
-// leave is a reader leaving its window: it writes what is queued, using
-// buf (returned, for reuse) to hold the connections.
-func (f *flusher) leave(buf []*Conn) []*Conn {
-	f.mu.Lock()
-	f.active--
-	buf = append(buf[:0], f.queue...)
-	clear(f.queue)
-	f.queue = f.queue[:0]
-	f.mu.Unlock()
-	for i, c := range buf {
-		c.flush()
-		buf[i] = nil
-	}
-	return buf[:0]
 }
 
 func (f *flusher) run(ctx context.Context) error {
