@@ -127,9 +127,9 @@ func (c *Conn) Queued() (bytes, messages int) {
 // copies data, which the caller may reuse as soon as Send returns, with one
 // exception: a Message.Data that arrived on this connection is the
 // package's once Send has returned nil (see Message.Data and the package
-// documentation, "Ownership"), unless Options.KeepData is set. Messages are written in the order
-// of the Send calls that queued them; several queued messages go out in one
-// write.
+// documentation, "Ownership"), unless Options.KeepData is set. Messages
+// are written in the order of the Send calls that queued them; several
+// queued messages go out in one write.
 //
 // When the queue holds MaxQueuedBytes, Send follows the SendPolicy. It
 // returns an error matching ErrClosed once the connection is closing or has
@@ -137,9 +137,7 @@ func (c *Conn) Queued() (bytes, messages int) {
 // framing cannot encode data, and ErrSendQueueFull under the Fail and
 // Disconnect policies. A nil error means queued, not delivered.
 func (c *Conn) Send(data []byte) error {
-	err := c.send(data)
-	if err != nil {
-		c.h.st.sendErrors.Add(1)
+	if err := c.send(data); err != nil {
 		return err
 	}
 	lent.reclaim(data, c)

@@ -27,7 +27,6 @@ type reader struct {
 	c            *Conn
 	buf          []byte
 	spare        []byte // the read-size buffer set aside while buf is grown for a large frame
-	delivered    bool   // the last process delivered frames
 	pooled       bool   // buf is from bufpool and no frame handed out points into it
 	start, end   int    // buf[start:end] is received and not yet consumed
 	frames       [][]byte
@@ -35,8 +34,7 @@ type reader struct {
 	need         int       // size of the pending frame, if the framing knows it
 	partial      bool      // a frame had begun before the current read
 	sz           sizer
-	done         bool  // the loop is over
-	result       error // why
+	result       error // why the loop ended
 }
 
 // readLoop reads, splits frames and delivers them until the connection
@@ -58,7 +56,7 @@ func (c *Conn) readLoop(pending error) error {
 		if r.process(n, err) {
 			break
 		}
-		if r.delivered && n < space {
+		if len(r.frames) > 0 && n < space { // process delivered frames
 			// The socket had no more: let the application take the
 			// messages (and queue replies) before reading again, which
 			// would often find nothing yet, an EAGAIN and a park that cost
@@ -128,7 +126,7 @@ func (r *reader) takeSpare(n int) []byte {
 }
 
 func (r *reader) stop(err error) bool {
-	r.done, r.result = true, err
+	r.result = err
 	return false
 }
 
@@ -169,8 +167,7 @@ func (r *reader) process(n int, rerr error) bool {
 		r.frames = append(r.frames, f[:len(f):len(f)])
 		r.start += adv
 	}
-	r.delivered = len(r.frames) > 0
-	if r.delivered {
+	if len(r.frames) > 0 {
 		old := r.buf
 		r.buf, r.start, r.end = handOver(r.buf, first, r.start, r.end, r.frames, r.takeSpare)
 		if r.pooled && unsafe.SliceData(r.buf) != unsafe.SliceData(old) {

@@ -554,7 +554,6 @@ func (s *Server) Broadcast(data []byte) error {
 	var errs []error
 	for _, c := range s.live() {
 		if err := c.send(data); err != nil { // not Send: a Data is not handed back here
-			c.h.st.sendErrors.Add(1)
 			errs = append(errs, &ConnError{Conn: c, Remote: c.remote, Err: err})
 		}
 	}

@@ -26,7 +26,14 @@ import (
 // queued says the connection waits in the flusher's queue. Lock order:
 // c.mu before flusher.mu.
 
-func (c *Conn) send(data []byte) error {
+// send queues a copy of data (Send and Broadcast) and counts a failure in
+// Stats.SendErrors.
+func (c *Conn) send(data []byte) (err error) {
+	defer func() {
+		if err != nil {
+			c.h.st.sendErrors.Add(1)
+		}
+	}()
 	limit := c.h.opts.maxQueued
 	c.mu.Lock()
 	for {

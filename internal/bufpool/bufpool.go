@@ -40,23 +40,18 @@ var MaxSize = classes[len(classes)-1].size
 
 type class struct {
 	size int
-	pool *sync.Pool
-	get  func(*sync.Pool) []byte
-	put  func(*sync.Pool, []byte)
+	get  func() []byte
+	put  func([]byte) // b's capacity is size
 }
 
 func newClass[A any]() class {
 	var a A
+	size := int(unsafe.Sizeof(a))
+	pool := &sync.Pool{New: func() any { return new(A) }}
 	return class{
-		size: int(unsafe.Sizeof(a)),
-		pool: &sync.Pool{New: func() any { return new(A) }},
-		get: func(p *sync.Pool) []byte {
-			arr := p.Get().(*A)
-			return unsafe.Slice((*byte)(unsafe.Pointer(arr)), unsafe.Sizeof(*arr))[:0]
-		},
-		put: func(p *sync.Pool, b []byte) {
-			p.Put((*A)(unsafe.Pointer(unsafe.SliceData(b))))
-		},
+		size: size,
+		get:  func() []byte { return unsafe.Slice((*byte)(unsafe.Pointer(pool.Get().(*A))), size)[:0] },
+		put:  func(b []byte) { pool.Put((*A)(unsafe.Pointer(unsafe.SliceData(b)))) },
 	}
 }
 
@@ -64,7 +59,7 @@ func newClass[A any]() class {
 func Get(size int) []byte {
 	for i := range classes {
 		if c := &classes[i]; size <= c.size {
-			return c.get(c.pool)
+			return c.get()
 		}
 	}
 	return make([]byte, 0, size)
@@ -76,7 +71,7 @@ func Put(b []byte) {
 	n := cap(b)
 	for i := range classes {
 		if c := &classes[i]; n == c.size {
-			c.put(c.pool, b[:n])
+			c.put(b)
 			return
 		}
 	}
