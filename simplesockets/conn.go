@@ -407,7 +407,8 @@ func handOver(buf []byte, first, start, end int, frames [][]byte, newBuf func(n 
 // deliver sends the frames on Messages in order, blocking while the
 // application is behind (backpressure). It gives up, counting the rest as
 // discarded, if the connection is killed or the owner closes.
-func (c *Conn) deliver(frames [][]byte, now time.Time) bool {
+// Before it blocks, r leaves its window (flusher).
+func (c *Conn) deliver(frames [][]byte, now time.Time, r *reader) bool {
 	if hook := c.h.opts.OnMessage; hook != nil {
 		for i, f := range frames {
 			if err := safeCall(func() { hook(Message{Conn: c, Data: f, Time: now}) }); err != nil {
@@ -428,6 +429,7 @@ func (c *Conn) deliver(frames [][]byte, now time.Time) bool {
 			continue
 		default:
 		}
+		r.leaveWindow() // replies must not wait for the application to catch up
 		select {
 		case ch <- m:
 		case <-c.ctx.Done():

@@ -1,6 +1,7 @@
 package simplesockets_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -329,5 +330,47 @@ func TestCancelStopsEverything(t *testing.T) {
 	}
 	t.Logf("stopped in %v; discarded %d messages", time.Since(start), srv.Stats().MessagesDiscarded)
 	for range srv.Messages() {
+	}
+}
+
+// A reply is written even if the application then stops taking messages
+// while others are still waiting in Messages: no Send waits for a later one
+// to be written. Several connections and pipelined requests, so that replies
+// are queued while readers are between reads (the flusher's "window").
+func TestReplyWrittenWhileMessagesPending(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.Lines(0)}})
+	const conns = 4
+	peers := make([]net.Conn, conns)
+	for i := range peers {
+		peers[i] = dialRaw(t, addr)
+		recv(t, srv.Connects(), "connect")
+	}
+	for _, p := range peers {
+		if _, err := p.Write([]byte("first\nsecond\nthird\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Answer exactly one message per connection, then stop reading
+	// Messages with the others still in it.
+	answered := map[*ss.Conn]bool{}
+	for len(answered) < conns {
+		m := recv(t, srv.Messages(), "message")
+		if answered[m.Conn] {
+			continue
+		}
+		answered[m.Conn] = true
+		if err := m.Conn.Send([]byte(string(m.Data))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(srv.Messages()) == 0 {
+		t.Log("no message left pending: this run did not exercise the window")
+	}
+	for i, p := range peers {
+		p.SetReadDeadline(time.Now().Add(wait))
+		line, err := bufio.NewReader(p).ReadString('\n')
+		if err != nil || line != "first\n" {
+			t.Fatalf("peer %d: %q, %v", i, line, err)
+		}
 	}
 }

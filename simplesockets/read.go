@@ -26,9 +26,11 @@ import (
 type reader struct {
 	c            *Conn
 	buf          []byte
-	spare        []byte // the read-size buffer set aside while buf is grown for a large frame
-	pooled       bool   // buf is from bufpool and no frame handed out points into it
-	start, end   int    // buf[start:end] is received and not yet consumed
+	spare        []byte  // the read-size buffer set aside while buf is grown for a large frame
+	inWindow     bool    // counted in the flusher's active readers
+	flushBuf     []*Conn // leaveWindow's, reused
+	pooled       bool    // buf is from bufpool and no frame handed out points into it
+	start, end   int     // buf[start:end] is received and not yet consumed
 	frames       [][]byte
 	frameStarted time.Time // when the pending partial frame began
 	need         int       // size of the pending frame, if the framing knows it
@@ -64,7 +66,9 @@ func (c *Conn) readLoop(pending error) error {
 			// waiting: a large frame's rest, a pipelined batch.)
 			runtime.Gosched()
 		}
+		r.leaveWindow()
 	}
+	r.leaveWindow()
 	return r.result
 }
 
@@ -125,6 +129,24 @@ func (r *reader) takeSpare(n int) []byte {
 	return make([]byte, max(r.c.h.opts.readSize, n))
 }
 
+// enterWindow and leaveWindow bracket the time from handing a read's
+// messages over to the next read, during which the reader writes the
+// replies queued meanwhile (flusher). Only a server's readers have a
+// window.
+func (r *reader) enterWindow() {
+	if fl := r.c.h.fl; fl != nil && !r.inWindow {
+		r.inWindow = true
+		fl.enter()
+	}
+}
+
+func (r *reader) leaveWindow() {
+	if r.inWindow {
+		r.inWindow = false
+		r.flushBuf = r.c.h.fl.leave(r.flushBuf)
+	}
+}
+
 func (r *reader) stop(err error) bool {
 	r.result = err
 	return false
@@ -181,7 +203,10 @@ func (r *reader) process(n int, rerr error) bool {
 		if now.IsZero() {
 			now = time.Now()
 		}
-		if !c.deliver(r.frames, now) {
+		if o.OnMessage == nil { // a hook may block: no window then
+			r.enterWindow()
+		}
+		if !c.deliver(r.frames, now, r) {
 			r.stop(c.setReason(c.h.closeReason))
 			return true
 		}

@@ -56,6 +56,9 @@ func (c *Conn) send(data []byte) (err error) {
 			c.kill(err)
 			return err
 		}
+		if c.raw != nil {
+			c.h.fl.kick() // a reader in its window may be the one waiting
+		}
 		c.room.Wait()
 	}
 	n := len(c.wbuf)
@@ -249,11 +252,22 @@ func (w *rawWrite) write(fd uintptr) bool {
 // flusher writes queued data for all plain connections of a server, so that
 // no connection needs a goroutine of its own to write. It runs in the
 // server's group and ends with the serving context.
+//
+// Readers help: between handing a read's messages to the application and
+// reading again (a "window", see readLoop), a reader counts in active, and
+// when it leaves the window it writes whatever is queued by then. While a
+// reader is in its window and Messages holds more, add does not wake the
+// flusher goroutine: that reader will drain the queue, so a batch of
+// requests and their replies costs no wake-up of another goroutine. A
+// reader that would block leaves its window first, a Send that waits for
+// room wakes the flusher, and so does the Send that finds Messages empty
+// (the application has caught up: nothing else may come to drain it).
 type flusher struct {
-	mu    sync.Mutex
-	queue []*Conn // connections with something to write, each at most once
-	spare []*Conn
-	wake  chan struct{} // capacity 1: "the queue is not empty"
+	mu     sync.Mutex
+	queue  []*Conn // connections with something to write, each at most once
+	spare  []*Conn
+	active int           // readers in their window
+	wake   chan struct{} // capacity 1: "the queue is not empty"
 }
 
 func newFlusher() *flusher { return &flusher{wake: make(chan struct{}, 1)} }
@@ -262,11 +276,47 @@ func newFlusher() *flusher { return &flusher{wake: make(chan struct{}, 1)} }
 func (f *flusher) add(c *Conn) {
 	f.mu.Lock()
 	f.queue = append(f.queue, c)
+	// A reader in its window will write the queue when it leaves it; but
+	// that reader has yielded and, on a saturated machine, may wait for a
+	// time slice, so the flusher is woken anyway once the application has
+	// taken every message: its Send of the last one, the reply a client
+	// waits for, goes out at once.
+	wake := f.active == 0 || len(c.h.messages) == 0
 	f.mu.Unlock()
+	if wake {
+		f.kick()
+	}
+}
+
+// kick wakes the flusher goroutine.
+func (f *flusher) kick() {
 	select {
 	case f.wake <- struct{}{}:
 	default:
 	}
+}
+
+// enter is a reader entering its window.
+func (f *flusher) enter() {
+	f.mu.Lock()
+	f.active++
+	f.mu.Unlock()
+}
+
+// leave is a reader leaving its window: it writes what is queued, using
+// buf (returned, for reuse) to hold the connections.
+func (f *flusher) leave(buf []*Conn) []*Conn {
+	f.mu.Lock()
+	f.active--
+	buf = append(buf[:0], f.queue...)
+	clear(f.queue)
+	f.queue = f.queue[:0]
+	f.mu.Unlock()
+	for i, c := range buf {
+		c.flush()
+		buf[i] = nil
+	}
+	return buf[:0]
 }
 
 func (f *flusher) run(ctx context.Context) error {

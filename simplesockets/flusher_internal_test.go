@@ -1,0 +1,92 @@
+package simplesockets
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// While a reader is in its window (flusher) and Messages holds more, a Send
+// does not wake the flusher goroutine: the reader writes the reply when it
+// leaves the window. Once the application has taken every message, a Send
+// wakes the flusher even during a window, so that the reply a peer waits
+// for does not wait for a reader that has yielded.
+func TestReaderWindowWritesQueuedReplies(t *testing.T) {
+	tests := []struct {
+		name    string
+		pending bool // an unread message sits in Messages
+	}{
+		{"messages pending: the reader writes it", true},
+		{"messages taken: the flusher writes it", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := NewServer(ServerConfig{Addr: "127.0.0.1:0"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.Listen(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- srv.Serve(ctx, nil) }()
+			defer func() {
+				cancel()
+				<-done
+			}()
+			nc, err := net.Dial("tcp", srv.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			var c *Conn
+			select {
+			case c = <-srv.Connects():
+			case <-time.After(10 * time.Second):
+				t.Fatal("no connection")
+			}
+			if tt.pending {
+				if _, err := nc.Write([]byte("request")); err != nil {
+					t.Fatal(err)
+				}
+				deadline := time.Now().Add(10 * time.Second)
+				for len(srv.h.messages) == 0 {
+					if time.Now().After(deadline) {
+						t.Fatal("the request never reached Messages")
+					}
+					time.Sleep(time.Millisecond) // polling a condition, with a deadline
+				}
+			}
+
+			fl := srv.h.fl
+			fl.enter() // as a reader that has just handed messages over
+			if err := c.Send([]byte("reply")); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 5)
+			if tt.pending {
+				if n := len(fl.wake); n != 0 {
+					t.Fatalf("Send during a window woke the flusher (%d tokens)", n)
+				}
+				// Not written yet: nobody was woken to write it.
+				nc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+				if n, err := nc.Read(got); !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("read %d bytes, %v, before the window ended", n, err)
+				}
+				fl.leave(nil)
+			}
+			nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(nc, got); err != nil || string(got) != "reply" {
+				t.Fatalf("got %q, %v", got, err)
+			}
+			if !tt.pending {
+				fl.leave(nil)
+			}
+		})
+	}
+}
