@@ -55,7 +55,7 @@ type Conn struct {
 	restMsgs   int             // messages in rest
 	wdeadline  time.Time       // when a writer last set the write deadline (writers run one at a time; cleared under mu)
 	raw        syscall.RawConn // for non-blocking writes; nil for TLS and foreign conns
-	tw         rawWrite        // tryWrite's state, used by the flusher only
+	tw         rawWrite        // tryWrite's state, used by flush only (one at a time: flushing)
 	sendErr    error           // non-nil: Send refuses with this
 	killed     bool            // kill was called: the writer stops, queued data is dropped
 	refused    bool            // ended before Connects (handshake, OnConnect)

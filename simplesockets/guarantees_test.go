@@ -336,7 +336,8 @@ func TestCancelStopsEverything(t *testing.T) {
 // A reply is written even if the application then stops taking messages
 // while others are still waiting in Messages: no Send waits for a later one
 // to be written. Several connections and pipelined requests, so that replies
-// are queued while readers are between reads (the flusher's "window").
+// may be queued while readers are between reads (the flusher's "window");
+// this catches a reply stranded for good, not a late one.
 func TestReplyWrittenWhileMessagesPending(t *testing.T) {
 	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.Lines(0)}})
 	const conns = 4
@@ -362,9 +363,6 @@ func TestReplyWrittenWhileMessagesPending(t *testing.T) {
 		if err := m.Conn.Send([]byte(string(m.Data))); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if len(srv.Messages()) == 0 {
-		t.Log("no message left pending: this run did not exercise the window")
 	}
 	for i, p := range peers {
 		p.SetReadDeadline(time.Now().Add(wait))

@@ -79,13 +79,19 @@ func (c *Conn) send(data []byte) (err error) {
 	}
 	c.wbuf = buf
 	c.queuedMsgs++
-	if !c.writing && !c.flushing && !c.queued {
+	switch {
+	case !c.writing && !c.flushing && !c.queued:
 		if c.raw != nil {
 			c.queued = true
 			c.h.fl.add(c)
 		} else {
 			c.startWriterLocked()
 		}
+	case c.queued && len(c.h.messages) == 0:
+		// Queued earlier without a wake-up (add), for a reader in its
+		// window to write; the application has now caught up, so this may
+		// be the reply the peer waits for: see add.
+		c.h.fl.kick()
 	}
 	c.mu.Unlock()
 	return nil
@@ -212,8 +218,8 @@ func (c *Conn) flush() {
 }
 
 // tryWrite writes buf with one non-blocking write(2) and returns how much
-// the socket took (0 if it is full). Only the flusher calls it, so the
-// fields it uses need no lock; writeFn is made once per connection, so that
+// the socket took (0 if it is full). Only flush calls it, with flushing
+// set, so the fields it uses need no lock; writeFn is made once per connection, so that
 // a write allocates nothing.
 func (c *Conn) tryWrite(buf []byte) (int, error) {
 	c.tw.buf = buf
@@ -303,6 +309,10 @@ func (f *flusher) enter() {
 	f.mu.Unlock()
 }
 
+// maxKeptFlushBuf is the largest queue copy a reader keeps for its next
+// leave (512 bytes).
+const maxKeptFlushBuf = 64
+
 // leave is a reader leaving its window: it writes what is queued, using
 // buf (returned, for reuse) to hold the connections.
 func (f *flusher) leave(buf []*Conn) []*Conn {
@@ -315,6 +325,9 @@ func (f *flusher) leave(buf []*Conn) []*Conn {
 	for i, c := range buf {
 		c.flush()
 		buf[i] = nil
+	}
+	if cap(buf) > maxKeptFlushBuf {
+		return nil // a burst's: not kept by every reader for its lifetime
 	}
 	return buf[:0]
 }
