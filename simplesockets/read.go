@@ -131,10 +131,10 @@ func (r *reader) takeSpare(n int) []byte {
 
 // enterWindow and leaveWindow bracket the time from handing a read's
 // messages over to the next read, during which the reader writes the
-// replies queued meanwhile (flusher). Only a server's readers have a
-// window.
+// replies queued meanwhile (flusher). Only the readers of connections the
+// flusher writes (a server's plain ones, c.raw set) have a window.
 func (r *reader) enterWindow() {
-	if fl := r.c.h.fl; fl != nil && !r.inWindow {
+	if fl := r.c.h.fl; fl != nil && r.c.raw != nil && !r.inWindow {
 		r.inWindow = true
 		fl.enter()
 	}
