@@ -77,10 +77,13 @@
 // Messages more slowly than peers send, the Messages channel fills up, the
 // readers stop reading their sockets, and TCP slows the peers down: memory
 // stays bounded by MessageBuffer and the read buffers (a large message's
-// buffer is less than twice its size), and nothing is dropped. On the way out, each connection has a send queue bounded by
-// MaxQueuedBytes; when it is full, Send blocks, fails or disconnects the peer,
-// as [SendPolicy] says. A writer goroutine runs only while the queue is not
-// empty and writes everything queued in one system call.
+// buffer is less than twice its size), and nothing is dropped. On the way
+// out, each connection has a send queue bounded by MaxQueuedBytes; when it is
+// full, Send blocks, fails or disconnects the peer, as [SendPolicy] says.
+// Queued messages go out together, one system call for everything queued: a
+// server writes its plain connections from one goroutine (and from its
+// readers, between reads), and a goroutine of the connection's own runs only
+// while a slow peer, a TLS connection or a client has something to write.
 //
 // # Lifecycle events
 //

@@ -16,7 +16,10 @@ import (
 //   - On a server's plain TCP or Unix connection, the server's one flusher
 //     goroutine writes it with a non-blocking write, together with everything
 //     queued meanwhile (one system call per connection and round, however
-//     many messages). No goroutine per connection waits to write.
+//     many messages). No goroutine per connection waits to write. While the
+//     application is behind (Messages not empty), a reader that has just
+//     handed messages over writes the queue instead, when it reads again:
+//     see flusher.
 //   - If the socket is full (the peer reads slowly), or the connection is TLS
 //     or a client's, a writer goroutine of that connection takes over and
 //     writes with blocking writes under WriteTimeout until the queue is
