@@ -27,6 +27,8 @@ type reader struct {
 	c            *Conn
 	buf          []byte
 	spare        []byte  // the read-size buffer set aside while buf is grown for a large frame
+	sparePooled  bool    // spare is from bufpool
+	takenPooled  bool    // what takeSpare returned last is from bufpool
 	inWindow     bool    // counted in the flusher's active readers
 	flushBuf     []*Conn // leaveWindow's, reused
 	pooled       bool    // buf is from bufpool and no frame handed out points into it
@@ -37,14 +39,24 @@ type reader struct {
 	partial      bool      // a frame had begun before the current read
 	sz           sizer
 	result       error // why the loop ended
+
+	// rawRead's state (connections with a RawConn only).
+	readFn func(fd uintptr) bool // readOnce, made once
+	rn     int                   // what the read(2) returned
+	rerr   error
+	rspace int // the room it had
 }
 
 // readLoop reads, splits frames and delivers them until the connection
 // ends, and returns why. pending is an error firstWait met, to be handled
 // as if the first read had returned it.
 func (c *Conn) readLoop(pending error) error {
-	r := &reader{c: c, buf: make([]byte, c.h.opts.readSize)}
-	r.sz = c.h.opts.sz
+	r := &reader{c: c, sz: c.h.opts.sz}
+	if c.raw != nil {
+		r.readFn = r.readOnce // takes its buffer when data arrives
+	} else {
+		r.buf = make([]byte, c.h.opts.readSize)
+	}
 	if pending != nil {
 		if r.prepare() {
 			r.process(0, pending)
@@ -52,8 +64,14 @@ func (c *Conn) readLoop(pending error) error {
 		return r.result
 	}
 	for r.prepare() {
-		space := len(r.buf) - r.end
-		n, err := c.nc.Read(r.buf[r.end:])
+		var n, space int
+		var err error
+		if r.readFn != nil {
+			n, space, err = r.rawRead()
+		} else {
+			space = len(r.buf) - r.end
+			n, err = c.nc.Read(r.buf[r.end:])
+		}
 		c.h.st.reads.Add(1)
 		if r.process(n, err) {
 			break
@@ -76,7 +94,10 @@ func (c *Conn) readLoop(pending error) error {
 // It returns false, with the loop's result set, if the loop must end.
 func (r *reader) prepare() bool {
 	c, o := r.c, &r.c.h.opts
-	if r.need > len(r.buf)-r.start || r.end == len(r.buf) {
+	if r.buf == nil {
+		// Released while waiting (rawRead): nothing is pending, and the
+		// next read takes a buffer.
+	} else if r.need > len(r.buf)-r.start || r.end == len(r.buf) {
 		// Make room: for the announced frame if the framing said how big
 		// it is, else double (up to the framing's limit).
 		size := max(r.need, o.readSize)
@@ -96,7 +117,7 @@ func (r *reader) prepare() bool {
 			r.end = copy(nb, r.buf[r.start:r.end])
 			switch {
 			case len(r.buf) == o.readSize:
-				r.spare = r.buf // never handed out: reused once the large frame is
+				r.spare, r.sparePooled = r.buf, r.pooled // never handed out: reused once the large frame is
 			case r.pooled:
 				bufpool.Put(r.buf) // outgrown, and nothing handed out points into it
 			}
@@ -120,13 +141,21 @@ func (r *reader) prepare() bool {
 }
 
 // takeSpare returns a read buffer of at least the read size and n bytes:
-// the spare one if it is big enough, else a new one.
+// the spare one if it is big enough, else a new one (from bufpool unless
+// KeepData). takenPooled says whether it is from bufpool.
 func (r *reader) takeSpare(n int) []byte {
 	if sp := r.spare; sp != nil && len(sp) >= n {
 		r.spare = nil
+		r.takenPooled = r.sparePooled
 		return sp
 	}
-	return make([]byte, max(r.c.h.opts.readSize, n))
+	size := max(r.c.h.opts.readSize, n)
+	if r.c.h.opts.KeepData || size > bufpool.MaxSize {
+		r.takenPooled = false
+		return make([]byte, size)
+	}
+	r.takenPooled = true
+	return bufpool.Get(size)[:size]
 }
 
 // enterWindow and leaveWindow bracket the time from handing a read's
@@ -192,13 +221,14 @@ func (r *reader) process(n int, rerr error) bool {
 	if len(r.frames) > 0 {
 		old := r.buf
 		r.buf, r.start, r.end = handOver(r.buf, first, r.start, r.end, r.frames, r.takeSpare)
-		if r.pooled && unsafe.SliceData(r.buf) != unsafe.SliceData(old) {
+		if unsafe.SliceData(r.buf) != unsafe.SliceData(old) {
 			// The frames point into old, which is theirs now. One frame
-			// alone in it may come back through Send (recycle.go).
-			r.pooled = false
-			if len(r.frames) == 1 {
+			// alone in a pooled one may come back through Send
+			// (recycle.go).
+			if r.pooled && len(r.frames) == 1 {
 				lent.lend(r.frames[0], old, c)
 			}
+			r.pooled = r.takenPooled
 		}
 		if now.IsZero() {
 			now = time.Now()
@@ -216,9 +246,9 @@ func (r *reader) process(n int, rerr error) bool {
 		if len(r.buf) > o.readSize {
 			if r.pooled {
 				bufpool.Put(r.buf) // the frames in it were copied out
-				r.pooled = false
 			}
 			r.buf = r.takeSpare(0) // shrink back after a large frame
+			r.pooled = r.takenPooled
 		}
 	} else if r.start > first {
 		r.frameStarted = now // a new partial frame began in this read
