@@ -141,8 +141,10 @@ func (r *reader) prepare() bool {
 }
 
 // takeSpare returns a read buffer of at least the read size and n bytes:
-// the spare one if it is big enough, else a new one (from bufpool unless
-// KeepData). takenPooled says whether it is from bufpool.
+// the spare one if it is big enough, else a new one, from bufpool if its
+// size is exactly a class's (no hidden capacity for a handed-over buffer to
+// keep alive) and KeepData is not set. takenPooled says whether it is from
+// bufpool.
 func (r *reader) takeSpare(n int) []byte {
 	if sp := r.spare; sp != nil && len(sp) >= n {
 		r.spare = nil
@@ -150,7 +152,7 @@ func (r *reader) takeSpare(n int) []byte {
 		return sp
 	}
 	size := max(r.c.h.opts.readSize, n)
-	if r.c.h.opts.KeepData || size > bufpool.MaxSize {
+	if r.c.h.opts.KeepData || !bufpool.IsClass(size) {
 		r.takenPooled = false
 		return make([]byte, size)
 	}
@@ -222,10 +224,10 @@ func (r *reader) process(n int, rerr error) bool {
 		old := r.buf
 		r.buf, r.start, r.end = handOver(r.buf, first, r.start, r.end, r.frames, r.takeSpare)
 		if unsafe.SliceData(r.buf) != unsafe.SliceData(old) {
-			// The frames point into old, which is theirs now. One frame
-			// alone in a pooled one may come back through Send
-			// (recycle.go).
-			if r.pooled && len(r.frames) == 1 {
+			// The frames point into old, which is theirs now. One large
+			// frame alone in a pooled one may come back through Send
+			// (recycle.go; only frames bigger than the read size).
+			if r.pooled && len(r.frames) == 1 && len(old) > o.readSize {
 				lent.lend(r.frames[0], old, c)
 			}
 			r.pooled = r.takenPooled

@@ -23,6 +23,9 @@ import (
 func (r *reader) rawRead() (int, int, error) {
 	r.rn, r.rerr, r.rspace = 0, nil, 0
 	if err := r.c.raw.Read(r.readFn); err != nil {
+		if oe, ok := err.(*net.OpError); ok {
+			oe.Op = "read" // as net.Conn.Read says, not "raw-read"
+		}
 		return 0, r.rspace, err
 	}
 	n, err, space := r.rn, r.rerr, r.rspace
@@ -31,7 +34,7 @@ func (r *reader) rawRead() (int, int, error) {
 	case err != nil:
 		c := r.c
 		return 0, space, &net.OpError{Op: "read", Net: c.local.Network(), Source: c.local, Addr: c.remote, Err: os.NewSyscallError("read", err)}
-	case n == 0:
+	case n == 0 && space > 0:
 		return 0, space, io.EOF
 	}
 	return n, space, nil
@@ -50,7 +53,7 @@ func (r *reader) readOnce(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			if r.start == r.end && len(r.buf) == r.c.h.opts.readSize {
+			if r.start == r.end && r.pooled && len(r.buf) == r.c.h.opts.readSize {
 				r.releaseBuffer() // nothing pending: wait without it
 			}
 			return false
@@ -68,16 +71,12 @@ func (r *reader) takeBuffer() {
 	r.pooled = r.takenPooled
 }
 
-// releaseBuffer drops the read buffer (and a spare one) while the reader
-// waits with nothing pending. Only a pooled buffer no frame points into goes
-// back to bufpool; any other is left to the garbage collector.
+// releaseBuffer returns the read buffer, a pooled one no frame points into,
+// to bufpool while the reader waits with nothing pending. (A buffer not from
+// bufpool, with KeepData or an odd ReadBufferSize, is kept: dropping it
+// would make garbage at every wait.)
 func (r *reader) releaseBuffer() {
-	if r.pooled {
-		bufpool.Put(r.buf)
-	}
-	if r.spare != nil && r.sparePooled {
-		bufpool.Put(r.spare)
-	}
-	r.buf, r.pooled, r.spare, r.sparePooled = nil, false, nil, false
+	bufpool.Put(r.buf)
+	r.buf, r.pooled = nil, false
 	r.start, r.end = 0, 0
 }

@@ -19,10 +19,11 @@ import (
 // payload's size instead of the next one, which would hold twice the memory.
 const Slack = 64
 
-// The classes are 4 KiB, then 8 KiB ... 1 MiB in powers of two, each plus
-// Slack: Get rounds a size up by less than 2×. The pools hold pointers to
-// arrays, so that Put does not allocate.
+// The classes are 2 KiB and 4 KiB (the default read sizes), then 8 KiB ...
+// 1 MiB in powers of two, each plus Slack: Get rounds a size up by less than
+// 2×. The pools hold pointers to arrays, so that Put does not allocate.
 var classes = [...]class{
+	newClass[[2 << 10]byte](),
 	newClass[[4 << 10]byte](),
 	newClass[[8<<10 + Slack]byte](),
 	newClass[[16<<10 + Slack]byte](),
@@ -53,6 +54,17 @@ func newClass[A any]() class {
 		get:  func() []byte { return unsafe.Slice((*byte)(unsafe.Pointer(pool.Get().(*A))), size)[:0] },
 		put:  func(b []byte) { pool.Put((*A)(unsafe.Pointer(unsafe.SliceData(b)))) },
 	}
+}
+
+// IsClass reports whether size is exactly the capacity of a class: a
+// buffer of that length from Get has no capacity beyond it.
+func IsClass(size int) bool {
+	for i := range classes {
+		if classes[i].size == size {
+			return true
+		}
+	}
+	return false
 }
 
 // Get returns an empty buffer with a capacity of at least size.

@@ -46,6 +46,22 @@ func TestGetRoundsUpLessThanDouble(t *testing.T) {
 	}
 }
 
+func TestIsClass(t *testing.T) {
+	for _, tt := range []struct {
+		size int
+		want bool
+	}{{2048, true}, {4096, true}, {8<<10 + Slack, true}, {MaxSize, true}, {0, false}, {256, false}, {3000, false}, {8 << 10, false}, {MaxSize + 1, false}} {
+		if got := IsClass(tt.size); got != tt.want {
+			t.Errorf("IsClass(%d) = %v", tt.size, got)
+		}
+		if tt.want {
+			if c := cap(Get(tt.size)); c != tt.size {
+				t.Errorf("Get(%d): capacity %d", tt.size, c)
+			}
+		}
+	}
+}
+
 // Making a class allocates its pool and closures, not an array of its size
 // (it once did: 1.8 MiB of garbage at every program's start).
 func TestNewClassAllocatesLittle(t *testing.T) {
