@@ -70,7 +70,7 @@ func (c *Conn) send(data []byte) (err error) {
 		need = sz.encodedLen(len(data))
 	}
 	if cap(c.wbuf)-n < need {
-		nb := append(bufpool.Get(n+need), c.wbuf...)
+		nb := append(bufpool.Get(max(n+need, minWriteBuf)), c.wbuf...)
 		bufpool.Put(c.wbuf)
 		c.wbuf = nb
 	}
@@ -99,6 +99,10 @@ func (c *Conn) send(data []byte) (err error) {
 	c.mu.Unlock()
 	return nil
 }
+
+// minWriteBuf is the smallest write buffer: room for a batch of small
+// replies without growing it.
+const minWriteBuf = 4 << 10
 
 // startWriterLocked starts the connection's writer goroutine. c.mu must be
 // held, and neither writing nor flushing be set.
