@@ -41,6 +41,9 @@ type Conn struct {
 
 	draining atomic.Bool // stop reading; set with a past read deadline
 	live     atomic.Bool // produced on Connects and not yet ended
+	parked   atomic.Bool // no goroutine: waiting in the server's idle poller (park.go)
+	wakeReq  atomic.Bool // kill or beginDrain ran: a parked connection must resume
+	resume   func()      // starts readRest on a goroutine of the owner's group; nil: never parks
 
 	mu         sync.Mutex
 	room       sync.Cond       // signalled when the queue shrinks or sending stops
@@ -164,6 +167,7 @@ func (c *Conn) kill(reason error) {
 	c.killLocked(reason)
 	c.mu.Unlock()
 	c.closeHard()
+	c.wake()
 }
 
 // closeHard closes the socket at once. For TLS it closes the TCP connection
@@ -201,6 +205,7 @@ func (c *Conn) beginDrain(reason error) {
 	c.mu.Unlock()
 	c.draining.Store(true)
 	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	c.wake()
 }
 
 // setReason records reason unless one is recorded already, and returns the
@@ -218,7 +223,6 @@ func (c *Conn) setReason(reason error) error {
 // loop, then the teardown and the Disconnect event. It is the connection's
 // goroutine, started by the Server or Client through its group.
 func (c *Conn) serve(handshake bool) {
-	defer close(c.ended)
 	if handshake {
 		if err := c.handshake(); err != nil {
 			c.h.st.rejectedTLS.Add(1)
@@ -226,6 +230,7 @@ func (c *Conn) serve(handshake bool) {
 			c.h.logConn(slog.LevelInfo, "tls handshake failed", c, err)
 			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: err})
 			c.onEnd(c)
+			close(c.ended)
 			return
 		}
 	}
@@ -239,6 +244,7 @@ func (c *Conn) serve(handshake bool) {
 			c.h.logConn(slog.LevelInfo, "refused by OnConnect", c, herr)
 			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: herr})
 			c.onEnd(c)
+			close(c.ended)
 			return
 		}
 	}
@@ -247,8 +253,19 @@ func (c *Conn) serve(handshake bool) {
 	c.h.logConn(slog.LevelDebug, "connected", c, nil)
 	c.live.Store(true)
 	c.h.emitConnect(c)
-	readErr := c.readLoop(c.firstWait())
+	if c.park() {
+		return // the idle poller, or whatever ends the connection, resumes it
+	}
+	c.readRest(c.firstWait())
+}
+
+// readRest is the rest of the connection's life: the read loop (pending as
+// for readLoop), the teardown and the Disconnect event. It runs on the
+// connection's goroutine, or on a new one when a parked connection resumes.
+func (c *Conn) readRest(pending error) {
+	readErr := c.readLoop(pending)
 	c.finish(c.setReason(readErr))
+	close(c.ended)
 }
 
 // refuse ends a connection that never reached Connects (failed handshake,

@@ -64,7 +64,8 @@ type hub struct {
 	ended  atomic.Bool // a connection has ended (Client.Disconnected)
 	nextID atomic.Uint64
 	st     counters
-	fl     *flusher // the server's; nil for a Client
+	fl     *flusher    // the server's; nil for a Client
+	idle   *idlePoller // the server's, where the platform has one; nil for a Client
 }
 
 func newHub(opts resolved, closeReason error) *hub {

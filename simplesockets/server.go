@@ -239,6 +239,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(sctx)
 	s.h.fl = newFlusher()
 	g.Go(func() error { return s.h.fl.run(gctx) })
+	if s.h.opts.TLSConfig == nil {
+		if p := newIdlePoller(); p != nil {
+			s.h.idle = p
+			g.Go(func() error { return p.run(gctx) })
+		}
+	}
 	g.Go(func() error { return s.acceptLoop(gctx, g, ln) })
 	g.Go(func() error {
 		<-gctx.Done()
@@ -311,6 +317,14 @@ func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Liste
 			nc = tls.Server(nc, s.h.opts.TLSConfig)
 		}
 		c := newConn(s.h, ctx, nc, func(c *Conn) { s.untrack(c, ip) })
+		if s.h.idle != nil {
+			c.resume = func() {
+				g.Go(func() error {
+					c.readRest(nil)
+					return nil
+				})
+			}
+		}
 		if !s.track(c) {
 			nc.Close()
 			s.untrackIP(ip)
