@@ -25,10 +25,14 @@ func (c *Conn) park() bool {
 	// wakeReq, set before it looks, tells this goroutine to go on instead.
 	if c.wakeReq.Load() || !p.add(c) {
 		if c.parked.CompareAndSwap(true, false) {
-			p.remove(c)
 			return false
 		}
 		return true // resumed meanwhile, by someone else
+	}
+	if !c.parked.Load() {
+		// Resumed between parked and add: the resume's remove came before
+		// add, so the entry would stay (and keep the poller from ending).
+		p.remove(c)
 	}
 	return true
 }
@@ -41,9 +45,11 @@ func (c *Conn) wake() {
 }
 
 // unpark resumes a parked c on a new goroutine; only the first caller does.
+// c leaves the poller only after its goroutine is started: until then it
+// keeps the poller, and so the server's group, running (park_linux.go).
 func (c *Conn) unpark() {
 	if c.parked.CompareAndSwap(true, false) {
-		c.h.idle.remove(c)
 		c.resume()
+		c.h.idle.remove(c)
 	}
 }

@@ -12,15 +12,21 @@ import (
 
 // idlePoller watches parked connections (park.go) with an epoll set of its
 // own, beside the runtime's: each is registered one-shot for readability,
-// and run resumes it when it fires. One per Server, run in its group; the
+// and run resumes it when it fires. One per Server, run in its group.
+//
+// run is also what keeps the group alive for the resumes: a connection is
+// in parked from add until its resume has started its goroutine (unpark
+// removes it after), and once the serving context has ended run returns only
+// when parked is empty, so that no resume comes after the group's Wait. The
 // methods are safe for concurrent use.
 type idlePoller struct {
 	epfd   int
-	wakeFd int // an eventfd in the set: written to stop run
+	wakeFd int // an eventfd in the set: written to make run look at ctx and parked
 
-	mu     sync.Mutex
-	parked map[uint64]*Conn // by Conn ID, the epoll event's data
-	closed bool             // run has ended: add refuses
+	mu      sync.Mutex
+	parked  map[uint64]*Conn // by Conn ID, the epoll event's data
+	closing bool             // the serving context ended: add refuses, run ends when parked is empty
+	closed  bool             // the fds are closed
 }
 
 // newIdlePoller returns a poller, or nil if the system refuses one (the
@@ -52,11 +58,11 @@ func epollID(ev *syscall.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }
 
-// add registers c; false if the poller has ended or epoll refused.
+// add registers c; false if the poller is ending or epoll refused.
 func (p *idlePoller) add(c *Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closing || p.closed {
 		return false
 	}
 	fd, pad := epollData(c.id)
@@ -72,53 +78,63 @@ func (p *idlePoller) add(c *Conn) bool {
 	return true
 }
 
-// remove forgets c (resumed). Its registration is one-shot and goes with
-// its socket.
+// remove forgets c (resumed, or never parked after all); a no-op if c is
+// not there. Its epoll registration is one-shot and goes with its socket.
 func (p *idlePoller) remove(c *Conn) {
 	p.mu.Lock()
+	if _, ok := p.parked[c.id]; !ok {
+		p.mu.Unlock()
+		return
+	}
 	delete(p.parked, c.id)
+	last := p.closing && len(p.parked) == 0
+	p.mu.Unlock()
+	if last {
+		p.notify() // run may end now
+	}
+}
+
+// notify wakes run, unless its fds are closed.
+func (p *idlePoller) notify() {
+	one := uint64(1)
+	p.mu.Lock()
+	if !p.closed {
+		syscall.Write(p.wakeFd, (*[8]byte)(unsafe.Pointer(&one))[:])
+	}
 	p.mu.Unlock()
 }
 
-// run resumes parked connections as they become readable, until ctx ends.
-// The connections still parked then are resumed by the server's teardown
-// (killAll). If epoll fails, run resumes them all and ends: they wait on
-// goroutines of their own from then on (add refuses).
+// run resumes parked connections as they become readable. Once ctx has
+// ended it refuses new ones and returns when none is left: the server's
+// teardown (killAll) resumes them. If epoll fails, run resumes them all and
+// returns; connections then wait on goroutines of their own.
 func (p *idlePoller) run(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		one := uint64(1)
-		syscall.Write(p.wakeFd, (*[8]byte)(unsafe.Pointer(&one))[:])
-	})
+	stop := context.AfterFunc(ctx, p.notify)
 	defer stop()
-	defer func() {
-		p.mu.Lock()
-		p.closed = true
-		var left []*Conn
-		if ctx.Err() == nil {
-			for _, c := range p.parked {
-				left = append(left, c)
-			}
-		}
-		p.mu.Unlock()
-		syscall.Close(p.wakeFd)
-		syscall.Close(p.epfd)
-		for _, c := range left {
-			c.unpark()
-		}
-	}()
+	defer p.close()
 	events := make([]syscall.EpollEvent, 64)
+	var drain [8]byte
 	for {
 		n, err := syscall.EpollWait(p.epfd, events, -1)
 		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
 		if err != nil {
-			return nil // the connections wait in place of the poller: see park
+			p.resumeAll()
+			return nil
 		}
 		for i := range events[:n] {
 			ev := &events[i]
 			if ev.Fd == -1 && ev.Pad == -1 {
-				if ctx.Err() != nil {
+				syscall.Read(p.wakeFd, drain[:]) // reset the eventfd
+				if ctx.Err() == nil {
+					continue
+				}
+				p.mu.Lock()
+				p.closing = true
+				done := len(p.parked) == 0
+				p.mu.Unlock()
+				if done {
 					return nil
 				}
 				continue
@@ -131,4 +147,28 @@ func (p *idlePoller) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// resumeAll refuses new connections and resumes the parked ones; run's
+// goroutine calls it, so the group is alive for their goroutines.
+func (p *idlePoller) resumeAll() {
+	p.mu.Lock()
+	p.closing = true
+	left := make([]*Conn, 0, len(p.parked))
+	for _, c := range p.parked {
+		left = append(left, c)
+	}
+	p.mu.Unlock()
+	for _, c := range left {
+		c.unpark()
+	}
+}
+
+// close closes the fds once run is over.
+func (p *idlePoller) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	syscall.Close(p.wakeFd)
+	syscall.Close(p.epfd)
 }

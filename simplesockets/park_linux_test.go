@@ -100,9 +100,15 @@ func TestParkedConnections(t *testing.T) {
 }
 
 // Closing or shutting down a server with parked connections ends each with
-// one Disconnect and returns.
+// one Disconnect and returns; also while every connection is being closed
+// by the application at the same time (a resume then races the server's
+// teardown: it must still come before Serve returns).
 func TestParkedConnectionsAtShutdown(t *testing.T) {
-	for _, graceful := range []bool{false, true} {
+	for _, tt := range []struct {
+		graceful, racingClose bool
+	}{{false, false}, {true, false}, {false, true}, {true, true}} {
+		graceful := tt.graceful
+		base := runtime.NumGoroutine()
 		srv, err := ss.NewServer(ss.ServerConfig{Addr: "127.0.0.1:0"})
 		if err != nil {
 			t.Fatal(err)
@@ -113,9 +119,16 @@ func TestParkedConnectionsAtShutdown(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- srv.Serve(context.Background(), nil) }()
 		const conns = 30
+		var cs []*ss.Conn
 		for range conns {
 			dialRaw(t, srv.Addr().String())
-			recv(t, srv.Connects(), "connect")
+			cs = append(cs, recv(t, srv.Connects(), "connect"))
+		}
+		waitGoroutines(t, base+10, "parked connections")
+		if tt.racingClose {
+			for _, c := range cs {
+				go c.Close()
+			}
 		}
 		if graceful {
 			ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -126,10 +139,15 @@ func TestParkedConnectionsAtShutdown(t *testing.T) {
 		} else {
 			srv.Close()
 		}
+		seen := map[*ss.Conn]bool{}
 		for range conns {
 			d := recv(t, srv.Disconnects(), "disconnect")
-			if !errors.Is(d.Err, ss.ErrServerClosed) {
-				t.Fatalf("graceful=%v: disconnect %v", graceful, d.Err)
+			if seen[d.Conn] {
+				t.Fatalf("%+v: a second Disconnect for %v", tt, d.Conn)
+			}
+			seen[d.Conn] = true
+			if !errors.Is(d.Err, ss.ErrServerClosed) && !(tt.racingClose && errors.Is(d.Err, ss.ErrKicked)) {
+				t.Fatalf("%+v: disconnect %v", tt, d.Err)
 			}
 		}
 		select {
