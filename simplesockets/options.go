@@ -52,7 +52,10 @@ type Options struct {
 	SendPolicy SendPolicy
 
 	// IdleTimeout ends a connection (ErrIdleTimeout) on which nothing was
-	// received for this long. Zero or negative means no idle timeout.
+	// received for this long. Zero or negative means no idle timeout. With
+	// a timeout, a connection that has sent nothing yet waits on its own
+	// goroutine (its deadline needs one) instead of parking without one
+	// (see "Backpressure" in the package documentation).
 	IdleTimeout time.Duration
 
 	// ReadTimeout ends a connection (ErrReadTimeout) when a frame that has
