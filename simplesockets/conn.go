@@ -78,7 +78,7 @@ func newConn(h *hub, parent context.Context, nc net.Conn, onEnd func(*Conn)) *Co
 	}
 	c.room.L = &c.mu
 	c.ctx, c.cancel = context.WithCancelCause(parent)
-	if sc, ok := nc.(syscall.Conn); ok && h.fl != nil {
+	if sc, ok := nc.(syscall.Conn); ok && h.fl != nil && rawIO {
 		c.raw, _ = sc.SyscallConn()
 		c.tw.fn = c.tw.write
 	}

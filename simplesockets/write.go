@@ -253,15 +253,6 @@ type rawWrite struct {
 	fn  func(fd uintptr) bool
 }
 
-func (w *rawWrite) write(fd uintptr) bool {
-	for {
-		w.n, w.err = syscall.Write(int(fd), w.buf)
-		if w.err != syscall.EINTR {
-			return true
-		}
-	}
-}
-
 // flusher writes queued data for all plain connections of a server, so that
 // no connection needs a goroutine of its own to write. It runs in the
 // server's group and ends with the serving context.
