@@ -20,19 +20,21 @@ func (c *Conn) park() bool {
 	if p == nil || c.resume == nil || c.raw == nil || c.h.opts.IdleTimeout > 0 {
 		return false
 	}
+	if !p.acquire() {
+		return false // the server is closing
+	}
 	c.parked.Store(true)
 	// A wake-up that came before parked was set found nothing to resume:
 	// wakeReq, set before it looks, tells this goroutine to go on instead.
 	if c.wakeReq.Load() || !p.add(c) {
 		if c.parked.CompareAndSwap(true, false) {
+			p.release(c)
 			return false
 		}
-		return true // resumed meanwhile, by someone else
+		return true // resumed meanwhile, by someone else, who releases
 	}
 	if !c.parked.Load() {
-		// Resumed between parked and add: the resume's remove came before
-		// add, so the entry would stay (and keep the poller from ending).
-		p.remove(c)
+		p.remove(c) // resumed before add: its entry would stay
 	}
 	return true
 }
@@ -45,11 +47,12 @@ func (c *Conn) wake() {
 }
 
 // unpark resumes a parked c on a new goroutine; only the first caller does.
-// c leaves the poller only after its goroutine is started: until then it
-// keeps the poller, and so the server's group, running (park_linux.go).
+// c releases its hold on the poller only after its goroutine is started:
+// until then it keeps the poller, and so the server's group, running
+// (park_linux.go).
 func (c *Conn) unpark() {
 	if c.parked.CompareAndSwap(true, false) {
 		c.resume()
-		c.h.idle.remove(c)
+		c.h.idle.release(c)
 	}
 }

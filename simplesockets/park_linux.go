@@ -14,18 +14,19 @@ import (
 // own, beside the runtime's: each is registered one-shot for readability,
 // and run resumes it when it fires. One per Server, run in its group.
 //
-// run is also what keeps the group alive for the resumes: a connection is
-// in parked from add until its resume has started its goroutine (unpark
-// removes it after), and once the serving context has ended run returns only
-// when parked is empty, so that no resume comes after the group's Wait. The
-// methods are safe for concurrent use.
+// run is also what keeps the group alive for the resumes: a connection
+// holds the poller (acquire) from before it parks until its resume has
+// started its goroutine (release), and once the serving context has ended
+// run returns only when nothing holds it, so that no resume comes after the
+// group's Wait. The methods are safe for concurrent use.
 type idlePoller struct {
 	epfd   int
 	wakeFd int // an eventfd in the set: written to make run look at ctx and parked
 
 	mu      sync.Mutex
 	parked  map[uint64]*Conn // by Conn ID, the epoll event's data
-	closing bool             // the serving context ended: add refuses, run ends when parked is empty
+	holds   int              // connections between acquire and release
+	closing bool             // the serving context ended: acquire refuses, run ends when holds is 0
 	closed  bool             // the fds are closed
 }
 
@@ -58,7 +59,32 @@ func epollID(ev *syscall.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }
 
-// add registers c; false if the poller is ending or epoll refused.
+// acquire holds the poller open for a connection about to park; false if
+// it is ending.
+func (p *idlePoller) acquire() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing || p.closed {
+		return false
+	}
+	p.holds++
+	return true
+}
+
+// release ends c's hold (taken by acquire) and forgets c.
+func (p *idlePoller) release(c *Conn) {
+	p.mu.Lock()
+	delete(p.parked, c.id)
+	p.holds--
+	last := p.closing && p.holds == 0
+	p.mu.Unlock()
+	if last {
+		p.notify() // run may end now
+	}
+}
+
+// add registers c, which holds the poller; false if the poller is ending
+// (nobody might look at the set any more) or epoll refused.
 func (p *idlePoller) add(c *Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -78,20 +104,12 @@ func (p *idlePoller) add(c *Conn) bool {
 	return true
 }
 
-// remove forgets c (resumed, or never parked after all); a no-op if c is
-// not there. Its epoll registration is one-shot and goes with its socket.
+// remove forgets c; a no-op if c is not there. Its epoll registration is
+// one-shot and goes with its socket.
 func (p *idlePoller) remove(c *Conn) {
 	p.mu.Lock()
-	if _, ok := p.parked[c.id]; !ok {
-		p.mu.Unlock()
-		return
-	}
 	delete(p.parked, c.id)
-	last := p.closing && len(p.parked) == 0
 	p.mu.Unlock()
-	if last {
-		p.notify() // run may end now
-	}
 }
 
 // notify wakes run, unless its fds are closed.
@@ -132,7 +150,7 @@ func (p *idlePoller) run(ctx context.Context) error {
 				}
 				p.mu.Lock()
 				p.closing = true
-				done := len(p.parked) == 0
+				done := p.holds == 0
 				p.mu.Unlock()
 				if done {
 					return nil
