@@ -1,7 +1,6 @@
 package simplesockets
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -30,20 +29,7 @@ func TestReaderWindowWritesQueuedReplies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, err := NewServer(ServerConfig{Addr: "127.0.0.1:0"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Listen(); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ctx, nil) }()
-			defer func() {
-				cancel()
-				<-done
-			}()
+			srv := serveInternal(t, ServerConfig{})
 			nc, err := net.Dial("tcp", srv.Addr().String())
 			if err != nil {
 				t.Fatal(err)
@@ -97,14 +83,14 @@ func TestReaderWindowWritesQueuedReplies(t *testing.T) {
 				}
 			}
 			if tt.onlyLeave {
-				fl.leave(nil)
+				fl.leave()
 			}
 			nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 			if _, err := io.ReadFull(nc, got); err != nil || string(got) != tt.want {
 				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
 			}
 			if !tt.onlyLeave {
-				fl.leave(nil)
+				fl.leave()
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package simplesockets
 
 import (
-	"context"
 	"syscall"
 	"testing"
 	"time"
@@ -50,21 +49,8 @@ func TestKeepAliveSocketOptions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := Options{KeepAlive: tt.period}
-			srv, err := NewServer(ServerConfig{Addr: "127.0.0.1:0", Options: opts})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Listen(); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ctx, nil) }()
-			defer func() {
-				cancel()
-				<-done
-			}()
-			cl, err := Dial(ctx, ClientConfig{Addr: srv.Addr().String(), Options: opts})
+			srv := serveInternal(t, ServerConfig{Options: opts})
+			cl, err := Dial(t.Context(), ClientConfig{Addr: srv.Addr().String(), Options: opts})
 			if err != nil {
 				t.Fatal(err)
 			}

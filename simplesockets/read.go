@@ -26,13 +26,12 @@ import (
 type reader struct {
 	c            *Conn
 	buf          []byte
-	spare        []byte  // the read-size buffer set aside while buf is grown for a large frame
-	sparePooled  bool    // spare is from bufpool
-	takenPooled  bool    // what takeSpare returned last is from bufpool
-	inWindow     bool    // counted in the flusher's active readers
-	flushBuf     []*Conn // leaveWindow's, reused
-	pooled       bool    // buf is from bufpool and no frame handed out points into it
-	start, end   int     // buf[start:end] is received and not yet consumed
+	spare        []byte // the read-size buffer set aside while buf is grown for a large frame
+	sparePooled  bool   // spare is from bufpool
+	takenPooled  bool   // what takeSpare returned last is from bufpool
+	inWindow     bool   // counted in the flusher's active readers
+	pooled       bool   // buf is from bufpool and no frame handed out points into it
+	start, end   int    // buf[start:end] is received and not yet consumed
 	frames       [][]byte
 	frameStarted time.Time // when the pending partial frame began
 	need         int       // size of the pending frame, if the framing knows it
@@ -94,10 +93,9 @@ func (c *Conn) readLoop(pending error) error {
 // It returns false, with the loop's result set, if the loop must end.
 func (r *reader) prepare() bool {
 	c, o := r.c, &r.c.h.opts
-	if r.buf == nil {
-		// Released while waiting (rawRead): nothing is pending, and the
-		// next read takes a buffer.
-	} else if r.need > len(r.buf)-r.start || r.end == len(r.buf) {
+	// A nil buf was released while waiting (rawRead): nothing is pending,
+	// and the next read takes a buffer.
+	if r.buf != nil && (r.need > len(r.buf)-r.start || r.end == len(r.buf)) {
 		// Make room: for the announced frame if the framing said how big
 		// it is, else double (up to the framing's limit).
 		size := max(r.need, o.readSize)
@@ -165,16 +163,16 @@ func (r *reader) takeSpare(n int) []byte {
 // replies queued meanwhile (flusher). Only the readers of connections the
 // flusher writes (a server's plain ones, c.raw set) have a window.
 func (r *reader) enterWindow() {
-	if fl := r.c.h.fl; fl != nil && r.c.raw != nil && !r.inWindow {
+	if r.c.raw != nil && !r.inWindow { // c.raw is only set where there is a flusher
 		r.inWindow = true
-		fl.enter()
+		r.c.h.fl.enter()
 	}
 }
 
 func (r *reader) leaveWindow() {
 	if r.inWindow {
 		r.inWindow = false
-		r.flushBuf = r.c.h.fl.leave(r.flushBuf)
+		r.c.h.fl.leave()
 	}
 }
 

@@ -307,27 +307,38 @@ func (f *flusher) enter() {
 	f.mu.Unlock()
 }
 
-// maxKeptFlushBuf is the largest queue copy a reader keeps for its next
-// leave (512 bytes).
-const maxKeptFlushBuf = 64
-
-// leave is a reader leaving its window: it writes what is queued, using
-// buf (returned, for reuse) to hold the connections.
-func (f *flusher) leave(buf []*Conn) []*Conn {
+// leave is a reader leaving its window: it writes what is queued.
+func (f *flusher) leave() {
 	f.mu.Lock()
 	f.active--
-	buf = append(buf[:0], f.queue...)
-	clear(f.queue)
-	f.queue = f.queue[:0]
+	q := f.takeLocked()
 	f.mu.Unlock()
-	for i, c := range buf {
+	f.write(q)
+}
+
+// takeLocked takes the queue, leaving the spare slice in its place. f.mu
+// is held.
+func (f *flusher) takeLocked() []*Conn {
+	q := f.queue
+	f.queue, f.spare = f.spare, nil
+	return q
+}
+
+// write flushes the connections of a taken queue and gives its slice back
+// as the spare (unless another taker already did: then it is dropped). It
+// reports whether there were any. The flusher and leaving readers may hold
+// taken queues at the same time.
+func (f *flusher) write(q []*Conn) bool {
+	for i, c := range q {
 		c.flush()
-		buf[i] = nil
+		q[i] = nil
 	}
-	if cap(buf) > maxKeptFlushBuf {
-		return nil // a burst's: not kept by every reader for its lifetime
+	f.mu.Lock()
+	if f.spare == nil {
+		f.spare = q[:0]
 	}
-	return buf[:0]
+	f.mu.Unlock()
+	return len(q) > 0
 }
 
 func (f *flusher) run(ctx context.Context) error {
@@ -339,22 +350,11 @@ func (f *flusher) run(ctx context.Context) error {
 		}
 		for {
 			f.mu.Lock()
-			q := f.queue
-			f.queue, f.spare = f.spare, nil
+			q := f.takeLocked()
 			f.mu.Unlock()
-			if len(q) == 0 {
-				f.mu.Lock()
-				f.spare = q
-				f.mu.Unlock()
+			if !f.write(q) {
 				break
 			}
-			for i, c := range q {
-				c.flush()
-				q[i] = nil
-			}
-			f.mu.Lock()
-			f.spare = q[:0]
-			f.mu.Unlock()
 		}
 	}
 }
