@@ -44,8 +44,24 @@ type ClientSetup struct {
 	// (Python: on_disconnect).
 	OnDisconnect func()
 	// OnReceive runs for each received item (Python: on_receive(data)),
-	// which is also added to the list ReturnRecvedData returns.
+	// which is also added to the list ReturnRecvedData returns, as in
+	// Python. With OnReceive set (callback style) that list keeps the
+	// newest items only, up to MaxRecvedBytes: see there.
 	OnReceive func(data []byte)
+	// MaxRecvedBytes bounds the received data held for ReturnRecvedData
+	// and AwaitEvent and not yet returned, as ServerSetup.MaxRecvedBytes
+	// does. If zero, DefaultMaxRecvedBytes (16 MiB); it must not be
+	// negative.
+	//
+	// At the bound, in polling style (no OnReceive), the Client stops
+	// collecting, as with AutoRecv off, until ReturnRecvedData or
+	// AwaitEvent has taken some: the socket is not read and the server's
+	// sends back up; nothing is dropped. Shutdown, Reconnect and Close
+	// still collect what the ending connection had read (a few reads at
+	// most). In callback style (OnReceive set) collection goes on and the
+	// list drops its oldest items, which OnReceive had had, counted by
+	// Client.RecvedDropped.
+	MaxRecvedBytes int
 }
 
 // Client is the Python TCPClient on top of simplesockets.Client.
@@ -54,7 +70,10 @@ type ClientSetup struct {
 // Setup and ended by Close, drains them into mutex-protected lists and runs
 // the hooks. Received data is drained only while AutoRecv is on (it starts
 // off, as in Python); while it is off the core stops reading the socket
-// after a few reads, so the server's sends back up (TCP backpressure).
+// after a few reads, so the server's sends back up (TCP backpressure). The
+// same happens, with AutoRecv on, while the received data not yet returned
+// has reached ClientSetup.MaxRecvedBytes (polling style). The exception list
+// keeps at most MaxExceptions entries.
 //
 // All methods are safe for concurrent use. Every Client must be closed with
 // Close, which ends its goroutines. A closed Client is not reused.
@@ -81,7 +100,7 @@ func NewClient() *Client {
 // Setup prepares the Client (Python: setup) and starts its pump; it does
 // not connect. It returns ErrSetUp if called twice, net.ErrClosed after
 // Close, and an error wrapping simplesockets.ErrInvalidConfig for a
-// negative RecvBuffer or an invalid port.
+// negative RecvBuffer or MaxRecvedBytes or an invalid port.
 func (c *Client) Setup(cfg ClientSetup) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -103,6 +122,9 @@ func (c *Client) Setup(cfg ClientSetup) error {
 	if cfg.RecvBuffer == 0 {
 		cfg.RecvBuffer = DefaultRecvBuffer
 	}
+	if err := setRecvedDefault(&cfg.MaxRecvedBytes); err != nil {
+		return err
+	}
 	addr := net.JoinHostPort(cfg.TargetIP, strconv.Itoa(cfg.TargetPort))
 	core, err := ss.NewClient(ss.ClientConfig{
 		Addr: addr,
@@ -115,6 +137,7 @@ func (c *Client) Setup(cfg ClientSetup) error {
 	if err != nil {
 		return err
 	}
+	c.st.setRecvedBound(cfg.MaxRecvedBytes, cfg.OnReceive != nil)
 	c.cfg, c.core, c.addr = cfg, core, addr
 	c.pumpDone = make(chan struct{})
 	go c.pump(core.Messages(), core.Connects(), core.Disconnects(), core.Errors())
@@ -206,7 +229,8 @@ func (c *Client) force(delta int) {
 // returns the new state; it starts off. While it is off, nothing is added to
 // the list ReturnRecvedData returns and the socket is not read (after the
 // few reads the core buffers), so the server's sends back up; a peer's close
-// is then noticed only once the data before it is collected.
+// is then noticed only once the data before it is collected. While it is on,
+// collection also pauses at ClientSetup.MaxRecvedBytes in polling style.
 func (c *Client) AutoRecv() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -336,7 +360,8 @@ func (c *Client) NewData() bool { return c.st.newData() }
 // ReturnRecvedData returns the data received since the last call and
 // clears the list (Python: return_recved_data, and the recved_data
 // variable). As for Server.ReturnRecvedData, nothing arriving meanwhile is
-// lost and each item goes either here or to AwaitEvent.
+// lost, each item goes either here or to AwaitEvent, and at most
+// ClientSetup.MaxRecvedBytes are held.
 func (c *Client) ReturnRecvedData() []RecvedData { return c.st.returnRecved() }
 
 // ReturnExceptions returns the exception list (Python: return_exceptions);
@@ -349,6 +374,16 @@ func (c *Client) ReturnExceptions(del, reset bool) []Exception {
 // ExceptionOccurred reports whether an exception was recorded since the
 // last ReturnExceptions with reset (Python: event.exception.occurred).
 func (c *Client) ExceptionOccurred() bool { return c.st.exceptionOccurred() }
+
+// ExceptionsDropped returns how many exceptions were dropped from the list
+// since NewClient because it held MaxExceptions entries already (the oldest
+// goes). ReturnExceptions does not reset it.
+func (c *Client) ExceptionsDropped() uint64 { return c.st.exceptionsDropped() }
+
+// RecvedDropped returns how many received items were dropped from the list
+// ReturnRecvedData returns since NewClient, in callback style only (see
+// ClientSetup.MaxRecvedBytes); it stays zero in polling style.
+func (c *Client) RecvedDropped() uint64 { return c.st.recvedDropped() }
 
 // AwaitEvent waits for the next event (Python: await_event of later
 // versions) or the timeout (<= 0: no limit). What it consumes and returns is
@@ -384,19 +419,30 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// recvChan returns msgs if data is to be collected now, else nil, and the
-// channel that signals a change.
-func (c *Client) recvChan(msgs <-chan ss.Message) (<-chan ss.Message, <-chan struct{}) {
+// recvChan says whether data is collected now (on: AutoRecv, or a Shutdown,
+// Reconnect or Close waiting for the connection to end) and returns msgs if
+// the pump may take a message now, else nil; room, if not nil, is closed
+// once the store has room again; toggled signals a change of on.
+func (c *Client) recvChan(msgs <-chan ss.Message) (recv <-chan ss.Message, room, toggled <-chan struct{}, on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.autoRecv || c.forced > 0 || c.closed {
-		return msgs, c.toggled
+	switch {
+	case c.forced > 0 || c.closed:
+		// What the ending connection had read: a few reads at most.
+		return msgs, nil, c.toggled, true
+	case !c.autoRecv:
+		return nil, nil, c.toggled, false
 	}
-	return nil, c.toggled
+	if room = c.st.roomChan(); room != nil {
+		return nil, room, c.toggled, true
+	}
+	return msgs, nil, c.toggled, true
 }
 
 // pump drains the core Client's channels until Close; Messages only while
-// AutoRecv is on.
+// collection is on and the store has room. A Disconnect that comes while
+// collection is on is held until the messages that were waiting when it
+// came are collected, so it comes after its connection's data.
 func (c *Client) pump(msgs <-chan ss.Message, conns <-chan *ss.Conn, discs <-chan ss.Disconnect, errs <-chan error) {
 	defer close(c.pumpDone)
 	defer c.st.close()
@@ -404,22 +450,39 @@ func (c *Client) pump(msgs <-chan ss.Message, conns <-chan *ss.Conn, discs <-cha
 	// select may pick it over the toggle. It is collected when collection
 	// is on again, so AutoRecv(off) really stops collection at once.
 	var held []ss.Message
-	for msgs != nil || conns != nil || discs != nil || errs != nil {
-		recv, toggled := c.recvChan(msgs)
+	var (
+		disc   *ss.Disconnect // taken, waiting for the messages before it
+		before int            // how many messages must be taken before disc
+	)
+	for msgs != nil || conns != nil || discs != nil || errs != nil || disc != nil {
+		recv, room, toggled, on := c.recvChan(msgs)
 		if recv != nil {
 			for _, m := range held {
 				c.onMessage(m)
 			}
 			held = held[:0]
 		}
+		if disc != nil && (before == 0 || msgs == nil || !on) {
+			// !on: AutoRecv was turned off meanwhile; as when it is off
+			// from the start, the end comes before the data not collected.
+			c.onDisconnect(*disc)
+			disc = nil
+			continue
+		}
+		discC := discs
+		if disc != nil {
+			discC = nil
+		}
 		select {
 		case <-toggled:
+		case <-room:
 		case m, ok := <-recv:
 			if !ok {
 				msgs = nil
 				continue
 			}
-			if on, _ := c.recvChan(msgs); on == nil {
+			before = max(before-1, 0)
+			if _, _, _, on := c.recvChan(msgs); !on {
 				held = append(held, m)
 				continue
 			}
@@ -431,20 +494,19 @@ func (c *Client) pump(msgs <-chan ss.Message, conns <-chan *ss.Conn, discs <-cha
 			}
 			c.st.addLifecycle(Event{Kind: EventConnect, Conn: conn, Address: c.addr, Time: time.Now()})
 			c.hook("OnConnect", c.cfg.OnConnect)
-		case d, ok := <-discs:
+		case d, ok := <-discC:
 			if !ok {
 				discs = nil
 				continue
 			}
-			if recv != nil {
-				msgs = c.drainMessages(msgs)
+			if on {
+				// Every message of the connection was sent on Messages
+				// before its Disconnect: those not taken yet are among the
+				// first len(msgs).
+				disc, before = &d, len(msgs)
+				continue
 			}
-			c.st.addLifecycle(Event{Kind: EventDisconnect, Conn: d.Conn, Address: c.addr, Err: d.Err, Time: time.Now()})
-			c.hook("OnDisconnect", c.cfg.OnDisconnect)
-			c.mu.Lock()
-			c.endedID = max(c.endedID, d.Conn.ID())
-			c.toggleLocked() // wakes Shutdown
-			c.mu.Unlock()
+			c.onDisconnect(d)
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil
@@ -455,19 +517,13 @@ func (c *Client) pump(msgs <-chan ss.Message, conns <-chan *ss.Conn, discs <-cha
 	}
 }
 
-func (c *Client) drainMessages(msgs <-chan ss.Message) <-chan ss.Message {
-	for msgs != nil {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				return nil
-			}
-			c.onMessage(m)
-		default:
-			return msgs
-		}
-	}
-	return nil
+func (c *Client) onDisconnect(d ss.Disconnect) {
+	c.st.addLifecycle(Event{Kind: EventDisconnect, Conn: d.Conn, Address: c.addr, Err: d.Err, Time: time.Now()})
+	c.hook("OnDisconnect", c.cfg.OnDisconnect)
+	c.mu.Lock()
+	c.endedID = max(c.endedID, d.Conn.ID())
+	c.toggleLocked() // wakes Shutdown
+	c.mu.Unlock()
 }
 
 func (c *Client) onMessage(m ss.Message) {

@@ -44,11 +44,38 @@
 //   - ReturnRecvedData swaps the list under a lock: nothing that arrives
 //     between "return" and "clear" is lost.
 //   - The exception list is a list: two exceptions in the same second are
-//     two entries.
+//     two entries. It keeps the newest MaxExceptions (1024) entries;
+//     ExceptionsDropped counts the older ones it dropped.
+//   - Memory is bounded, see "Memory" below.
 //   - The listen backlog really reaches listen(2) (on Linux).
 //   - Reads never stall on payloads that are exact multiples of the receive
 //     buffer.
 //   - Errors are also returned by the call that failed, as Go errors.
+//
+// # Memory
+//
+// Python's recved_data and exception list grow without limit. Here the
+// received data held and not yet returned is bounded in bytes
+// (ServerSetup.MaxRecvedBytes, ClientSetup.MaxRecvedBytes; 16 MiB by
+// default), and what happens at the bound depends on the style:
+//
+//   - Polling style (no OnReceive): the list is the only way the data
+//     reaches the application, so nothing is dropped. The pump stops taking
+//     data from the core until ReturnRecvedData or AwaitEvent takes some; the
+//     core stops reading the sockets and TCP slows the peers down.
+//   - Callback style (OnReceive set): OnReceive has every item, and every
+//     item is still added to the list, as in Python. Reading goes on (code
+//     that never calls ReturnRecvedData keeps working) and the list keeps the
+//     newest items within the bound; the oldest ones are dropped from it and
+//     counted by RecvedDropped. Code that uses OnReceive only as a signal and
+//     takes the data with ReturnRecvedData loses nothing as long as it keeps
+//     up within the bound, and can see if it did not.
+//   - HandleClient (Server): items go to it only; nothing is held.
+//
+// Hooks run on the pump, so while one runs nothing is taken from the core
+// either. The exception list keeps at most MaxExceptions entries, and the
+// connect and disconnect events waiting for AwaitEvent at most
+// MaxQueuedEvents.
 //
 // # Message boundaries
 //

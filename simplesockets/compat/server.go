@@ -47,7 +47,8 @@ var (
 //
 // Hooks run one at a time on the Server's pump goroutine, in the order of
 // the events, so they must not block for long (while one runs, nothing else
-// is collected). They may call any method of the Server except Close, which
+// is collected, and the core Server stops reading once its Messages buffer
+// is full). They may call any method of the Server except Close, which
 // waits for the pump and so for the hook. A panic in a hook is recovered and
 // recorded as an exception matching simplesockets.ErrHookPanic.
 type ServerSetup struct {
@@ -82,8 +83,28 @@ type ServerSetup struct {
 	OnDisconnect func(address string)
 	// OnReceive runs for each received item (Python: on_receive(socket,
 	// address, data)); the item is also added to the list ReturnRecvedData
-	// returns.
+	// returns, as in Python. With OnReceive set (callback style) that list
+	// keeps the newest items only, up to MaxRecvedBytes: see there.
 	OnReceive func(conn *ss.Conn, address string, data []byte)
+	// MaxRecvedBytes bounds the received data held for ReturnRecvedData
+	// and AwaitEvent and not yet returned (Python's recved_data has no
+	// bound). Each item counts its data plus 128 bytes of bookkeeping; the
+	// newest item may pass the bound. If zero, DefaultMaxRecvedBytes
+	// (16 MiB); it must not be negative (there is no unlimited setting).
+	//
+	// At the bound, in polling style (no OnReceive), the Server stops
+	// taking received data from the core Server until ReturnRecvedData or
+	// AwaitEvent has taken some: the core stops reading the sockets and TCP
+	// slows the peers down (backpressure); nothing is dropped. Meanwhile a
+	// connection's end is reported (OnDisconnect, EventDisconnect) after its
+	// data only, so it waits too. In callback style (OnReceive set),
+	// OnReceive has had every item, so reading goes on and the list drops
+	// its oldest items instead, counted by Server.RecvedDropped. With
+	// HandleClient set nothing is held.
+	//
+	// The core Server's Messages buffer holds at most about as many bytes
+	// again (it is sized from this bound and RecvBuffer).
+	MaxRecvedBytes int
 }
 
 // Server is the Python TCPServer on top of simplesockets.Server.
@@ -92,7 +113,9 @@ type ServerSetup struct {
 // Setup and ended by Close, drains them into mutex-protected lists
 // (received data, exceptions, events) and runs the hooks. Read the results
 // with ReturnRecvedData, ReturnExceptions and AwaitEvent; do not receive
-// from the channels of Core.
+// from the channels of Core. Every list is bounded: received data in bytes
+// (ServerSetup.MaxRecvedBytes), exceptions in entries (MaxExceptions) and
+// connect and disconnect events in entries (MaxQueuedEvents).
 //
 // All methods are safe for concurrent use. Every Server must be closed with
 // Close, which ends its goroutines. A closed Server is not reused.
@@ -127,8 +150,8 @@ func (s *Server) MaxConnections() int { return s.maxConns }
 // ServerSetup, and starts the pump. Clients can connect right away: they
 // wait in the listen backlog until Start. Setup returns ErrSetUp if called
 // twice, net.ErrClosed after Close, an error wrapping
-// simplesockets.ErrInvalidConfig for a negative RecvBuffer or max
-// connections, and the listen error.
+// simplesockets.ErrInvalidConfig for a negative RecvBuffer,
+// MaxRecvedBytes or max connections, and the listen error.
 func (s *Server) Setup(cfg ServerSetup) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -157,14 +180,21 @@ func (s *Server) Setup(cfg ServerSetup) error {
 	if cfg.RecvBuffer == 0 {
 		cfg.RecvBuffer = DefaultRecvBuffer
 	}
+	if err := setRecvedDefault(&cfg.MaxRecvedBytes); err != nil {
+		return err
+	}
 	core, err := ss.NewServer(ss.ServerConfig{
 		MaxConnections: s.maxConns,
-		// KeepData: data returned by ReturnRecvedData is the caller's.
-		Options: ss.Options{ReadBufferSize: cfg.RecvBuffer, KeepData: true},
+		Options: ss.Options{
+			ReadBufferSize: cfg.RecvBuffer,
+			MessageBuffer:  serverMessageBuffer(cfg.RecvBuffer, cfg.MaxRecvedBytes),
+			KeepData:       true, // data returned by ReturnRecvedData is the caller's
+		},
 	})
 	if err != nil {
 		return err
 	}
+	s.st.setRecvedBound(cfg.MaxRecvedBytes, cfg.OnReceive != nil && cfg.HandleClient == nil)
 	g, err := newGate("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(port)), backlog, 0)
 	if err != nil {
 		core.Close()
@@ -320,7 +350,9 @@ func (s *Server) NewData() bool { return s.st.newData() }
 // variable). The list is swapped out under a lock, so an item that arrives
 // meanwhile is in the next call's result, never lost. Each item is returned
 // once, by this method or by AwaitEvent, whichever takes it first. Items of
-// one connection are in the order they arrived.
+// one connection are in the order they arrived. At most
+// ServerSetup.MaxRecvedBytes are held: in polling style reading waits for
+// this call (or AwaitEvent), in callback style older items are dropped.
 func (s *Server) ReturnRecvedData() []RecvedData { return s.st.returnRecved() }
 
 // SendData queues data for sending to conn (Python: send_data(data,
@@ -373,6 +405,18 @@ func (s *Server) ReturnExceptions(del, reset bool) []Exception {
 // ExceptionOccurred reports whether an exception was recorded since the
 // last ReturnExceptions with reset (Python: event.exception.occurred).
 func (s *Server) ExceptionOccurred() bool { return s.st.exceptionOccurred() }
+
+// ExceptionsDropped returns how many exceptions were dropped from the list
+// since NewServer because it held MaxExceptions entries already (the oldest
+// goes). ReturnExceptions does not reset it.
+func (s *Server) ExceptionsDropped() uint64 { return s.st.exceptionsDropped() }
+
+// RecvedDropped returns how many received items were dropped from the list
+// ReturnRecvedData returns since NewServer, in callback style only: the
+// oldest items, which OnReceive had had, once the list held more than
+// ServerSetup.MaxRecvedBytes. It stays zero in polling style, where the
+// bound holds the peers back instead.
+func (s *Server) RecvedDropped() uint64 { return s.st.recvedDropped() }
 
 // AwaitEvent waits for the next event (Python: await_event of later
 // versions): received data, a new exception, a connect or a disconnect,
@@ -434,58 +478,68 @@ func (s *Server) waitDone() {
 	}
 }
 
-// pump drains the core Server's channels until the core closes them.
+// pump drains the core Server's channels until the core closes them. It
+// takes a message only while the store has room (polling style, see
+// ServerSetup.MaxRecvedBytes): otherwise the core's Messages buffer fills and
+// its readers stop reading. Connects and errors are taken meanwhile (their
+// lists are bounded); a Disconnect is held until the messages that were
+// waiting when it came, its connection's among them, are taken.
 func (s *Server) pump(msgs <-chan ss.Message, conns <-chan *ss.Conn, discs <-chan ss.Disconnect, errs <-chan error) {
 	defer close(s.pumpDone)
 	defer s.st.close()
-	for msgs != nil || conns != nil || discs != nil || errs != nil {
+	var (
+		held    *ss.Disconnect // taken, waiting for the messages before it
+		before  int            // how many messages must be taken before held
+		coreEnd bool           // the core closed its channels: drain without bound
+	)
+	for msgs != nil || conns != nil || discs != nil || errs != nil || held != nil {
+		if held != nil && (before == 0 || msgs == nil) {
+			s.onDisconnect(*held)
+			held = nil
+			continue
+		}
+		msgC, discC := msgs, discs
+		var room <-chan struct{}
+		if msgs != nil && !coreEnd {
+			if room = s.st.roomChan(); room != nil {
+				msgC = nil
+			}
+		}
+		if held != nil {
+			discC = nil
+		}
 		select {
-		case m, ok := <-msgs:
+		case <-room:
+		case m, ok := <-msgC:
 			if !ok {
-				msgs = nil
+				msgs, coreEnd = nil, true
 				continue
 			}
+			before = max(before-1, 0)
 			s.onMessage(m)
 		case c, ok := <-conns:
 			if !ok {
-				conns = nil
+				conns, coreEnd = nil, true
 				continue
 			}
 			s.onConnect(c)
-		case d, ok := <-discs:
+		case d, ok := <-discC:
 			if !ok {
-				discs = nil
+				discs, coreEnd = nil, true
 				continue
 			}
 			// Every message of the connection was sent on Messages before
-			// its Disconnect: take them first, so they come first.
-			msgs = s.drainMessages(msgs)
-			s.onDisconnect(d)
+			// its Disconnect: those not taken yet are among the first
+			// len(msgs), so they come first.
+			held, before = &d, len(msgs)
 		case err, ok := <-errs:
 			if !ok {
-				errs = nil
+				errs, coreEnd = nil, true
 				continue
 			}
 			s.st.addException(err, errAddr(err))
 		}
 	}
-}
-
-// drainMessages handles the messages waiting in msgs now, and returns nil if
-// msgs was closed.
-func (s *Server) drainMessages(msgs <-chan ss.Message) <-chan ss.Message {
-	for msgs != nil {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				return nil
-			}
-			s.onMessage(m)
-		default:
-			return msgs
-		}
-	}
-	return nil
 }
 
 func (s *Server) onMessage(m ss.Message) {

@@ -85,10 +85,26 @@ func (k EventKind) String() string {
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
 
+// DefaultMaxRecvedBytes is the bound on received data held and not yet
+// returned that Setup uses when MaxRecvedBytes is zero: 16 MiB.
+const DefaultMaxRecvedBytes = 16 << 20
+
+// recvedItemCost is what one held item counts beyond its data (the item,
+// its Conn and Address fields and the list's slot).
+const recvedItemCost = 128
+
+// MaxExceptions is how many entries the exception list keeps at most (Python
+// keeps them all). Beyond it the oldest entry is dropped and counted:
+// ExceptionsDropped returns the count. An exception dropped before
+// AwaitEvent returned it is not reported by AwaitEvent either.
+const MaxExceptions = 1024
+
 // MaxQueuedEvents is how many connect and disconnect events wait for
 // AwaitEvent at most. Beyond it the oldest is discarded and counted in the
 // Missed field of the next Event that AwaitEvent returns. Received data and
-// exceptions are never discarded: they wait in their own lists.
+// exceptions wait in their own lists, with their own bounds:
+// ServerSetup.MaxRecvedBytes (ClientSetup.MaxRecvedBytes) and
+// MaxExceptions.
 const MaxQueuedEvents = 4096
 
 // Event is what AwaitEvent returns (Python: await_event, of later versions).
@@ -133,17 +149,28 @@ type seqEvent struct {
 // and the lifecycle events, in arrival order (seq). Every method takes mu;
 // changed is closed and replaced whenever something is added, which wakes
 // AwaitEvent.
+//
+// The received data is bounded in bytes (held, counted by itemCost): in
+// polling style the pump stops taking from the core while held has reached
+// maxHeld (full, room), in callback style (keepLatest) addData drops the
+// oldest items, which OnReceive had, and counts them.
 type store struct {
-	mu       sync.Mutex
-	seq      uint64
-	recved   []seqData
-	excs     []seqExc
-	excSeen  uint64 // AwaitEvent has returned every exception with seq <= excSeen
-	occurred bool   // Python: event.exception.occurred
-	life     []seqEvent
-	missed   int
-	closed   bool
-	changed  chan struct{}
+	mu         sync.Mutex
+	seq        uint64
+	recved     []seqData
+	held       int           // itemCost of every item of recved
+	maxHeld    int           // bound of held; 0 until setRecvedBound (no bound)
+	keepLatest bool          // callback style: drop the oldest items beyond maxHeld
+	recvDrops  uint64        // items dropped by keepLatest
+	room       chan struct{} // while the pump waits for room: closed when held < maxHeld
+	excs       []seqExc
+	excDrops   uint64 // exceptions dropped beyond MaxExceptions
+	excSeen    uint64 // AwaitEvent has returned every exception with seq <= excSeen
+	occurred   bool   // Python: event.exception.occurred
+	life       []seqEvent
+	missed     int
+	closed     bool
+	changed    chan struct{}
 }
 
 func newStore() *store { return &store{changed: make(chan struct{})} }
@@ -154,17 +181,89 @@ func (s *store) notifyLocked() {
 	s.changed = make(chan struct{})
 }
 
+// itemCost is what a held item counts against the bound.
+func itemCost(d *RecvedData) int { return len(d.Data) + recvedItemCost }
+
+// setRecvedBound sets the bound of the received data (Setup).
+func (s *store) setRecvedBound(maxHeld int, keepLatest bool) {
+	s.mu.Lock()
+	s.maxHeld, s.keepLatest = maxHeld, keepLatest
+	s.mu.Unlock()
+}
+
 func (s *store) addData(d RecvedData) {
 	s.mu.Lock()
 	s.seq++
 	s.recved = append(s.recved, seqData{s.seq, d})
+	s.held += itemCost(&d)
+	if s.keepLatest {
+		// The newest item stays, whatever its size.
+		for s.held > s.maxHeld && len(s.recved) > 1 {
+			s.takeFirstDataLocked()
+			s.recvDrops++
+		}
+	}
 	s.notifyLocked()
 	s.mu.Unlock()
+}
+
+// takeFirstDataLocked removes the oldest received item. mu must be held.
+func (s *store) takeFirstDataLocked() seqData {
+	d := s.recved[0]
+	s.recved[0] = seqData{}
+	s.recved = s.recved[1:]
+	if len(s.recved) == 0 {
+		s.recved = nil
+	}
+	s.tookLocked(itemCost(&d.RecvedData))
+	return d
+}
+
+// tookLocked accounts for n bytes of items taken out of recved and wakes
+// the pump if it waits for room. mu must be held.
+func (s *store) tookLocked(n int) {
+	s.held -= n
+	if s.room != nil && s.held < s.maxHeld {
+		close(s.room)
+		s.room = nil
+	}
+}
+
+// roomChan returns nil if the pump may take the next message now, else a
+// channel that is closed once it may: in polling style, when what is held
+// has gone under the bound.
+func (s *store) roomChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keepLatest || s.maxHeld <= 0 || s.held < s.maxHeld {
+		return nil
+	}
+	if s.room == nil {
+		s.room = make(chan struct{})
+	}
+	return s.room
+}
+
+func (s *store) recvedDropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recvDrops
+}
+
+func (s *store) exceptionsDropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.excDrops
 }
 
 func (s *store) addException(err error, addr string) {
 	s.mu.Lock()
 	s.seq++
+	if len(s.excs) >= MaxExceptions {
+		s.excs[0] = seqExc{}
+		s.excs = s.excs[1:]
+		s.excDrops++
+	}
 	s.excs = append(s.excs, seqExc{s.seq, Exception{Err: err, Address: addr, Time: time.Now()}})
 	s.occurred = true
 	s.notifyLocked()
@@ -206,6 +305,7 @@ func (s *store) returnRecved() []RecvedData {
 	s.mu.Lock()
 	items := s.recved
 	s.recved = nil
+	s.tookLocked(s.held)
 	s.mu.Unlock()
 	out := make([]RecvedData, len(items))
 	for i, it := range items {
@@ -259,12 +359,7 @@ func (s *store) nextLocked() (Event, bool) {
 	case dSeq == none && lSeq == none && eSeq == none:
 		return Event{}, false
 	case dSeq < lSeq && dSeq < eSeq:
-		d := s.recved[0]
-		s.recved[0] = seqData{}
-		s.recved = s.recved[1:]
-		if len(s.recved) == 0 {
-			s.recved = nil
-		}
+		d := s.takeFirstDataLocked()
 		return s.withMissedLocked(Event{Kind: EventData, Conn: d.Conn, Address: d.Address, Data: d.Data, Time: d.Time}), true
 	case eSeq < lSeq:
 		e := s.excs[ei]
@@ -349,4 +444,23 @@ func errAddr(err error) string {
 		return ce.Remote.String()
 	}
 	return ""
+}
+
+// setRecvedDefault fills in DefaultMaxRecvedBytes for zero and rejects a
+// negative bound.
+func setRecvedDefault(n *int) error {
+	switch {
+	case *n == 0:
+		*n = DefaultMaxRecvedBytes
+	case *n < 0:
+		return fmt.Errorf("%w: MaxRecvedBytes %d is negative", ss.ErrInvalidConfig, *n)
+	}
+	return nil
+}
+
+// serverMessageBuffer sizes the core Server's Messages buffer so that the
+// reads it holds (at most recvBuffer bytes each) come to about maxRecved:
+// the core's default, 1024, unless the reads are large.
+func serverMessageBuffer(recvBuffer, maxRecved int) int {
+	return min(ss.DefaultMessageBuffer, max(clientMessageBuffer, maxRecved/max(recvBuffer, 1)))
 }
