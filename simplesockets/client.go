@@ -111,11 +111,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
 	}
-	opts, err := cfg.Options.resolve()
+	opts, err := cfg.Options.resolve(false)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, h: newHub(opts, ErrClientClosed)}
+	c := &Client{cfg: cfg, h: newHub(opts, ErrClientClosed, opts.maxPending)}
+	c.h.spawn = func(f func()) { c.g.Go(func() error { f(); return nil }) }
 	if opts.TLSConfig != nil {
 		c.tls = opts.TLSConfig.Clone()
 		if c.tls.ServerName == "" && cfg.Network != "unix" {
@@ -126,6 +127,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	if cfg.Reconnect.MinDelay < 0 || cfg.Reconnect.MaxDelay < 0 || cfg.Reconnect.MaxAttempts < 0 {
 		return nil, fmt.Errorf("%w: negative Reconnect setting", ErrInvalidConfig)
+	}
+	if cfg.Reconnect.MaxDelay > 0 && cfg.Reconnect.MinDelay > cfg.Reconnect.MaxDelay {
+		return nil, invalid("Reconnect.MinDelay %v is over MaxDelay %v", cfg.Reconnect.MinDelay, cfg.Reconnect.MaxDelay)
 	}
 	if cfg.Reconnect.MinDelay == 0 {
 		c.cfg.Reconnect.MinDelay = 100 * time.Millisecond
@@ -310,17 +314,17 @@ func (c *Client) Conn() *Conn {
 	return c.conn
 }
 
-// Close ends the Client: it stops reading, writes what is queued (bounded
-// by WriteTimeout), closes the connection, waits for the Client's goroutines
-// and closes the four channels. Messages read but not yet delivered, and
-// events that do not fit in their channel, are dropped and counted in
-// Stats. Close is idempotent and returns nil.
+// Close ends the Client at once: it stops any reconnection, closes the
+// connection without writing what is still queued (use Shutdown for that),
+// waits for the Client's goroutines and closes the four channels. Messages
+// read but not yet delivered, and events that do not fit in their channel,
+// are dropped and counted in Stats. Close is idempotent and returns nil.
 func (c *Client) Close() error {
 	// First stop a reconnection in progress (its dial holds c.mu) and any
 	// blocking delivery (a Reconnect holding c.mu may wait for one).
 	c.noMore()
 	if conn := c.cur.Load(); conn != nil {
-		conn.beginDrain(ErrClientClosed) // the reason, before anything wakes the reader
+		conn.kill(ErrClientClosed)
 	}
 	c.h.goHard()
 	c.mu.Lock()
@@ -329,12 +333,36 @@ func (c *Client) Close() error {
 	conn := c.conn
 	c.mu.Unlock()
 	if conn != nil && !already {
-		conn.beginDrain(ErrClientClosed) // a connection made meanwhile
+		conn.kill(ErrClientClosed) // a connection made meanwhile
 	}
 	_ = c.g.Wait()
 	c.cancel()
 	c.h.closeChannels()
 	return nil
+}
+
+// Shutdown ends the Client gracefully: it stops any reconnection, stops
+// reading, delivers the messages already read, writes what is queued and
+// closes the connection, then does what Close does. If ctx ends first, it
+// closes at once and returns ctx's error. Delivering the messages already
+// read waits for room on Messages, so read Messages meanwhile (or let ctx
+// bound it).
+func (c *Client) Shutdown(ctx context.Context) error {
+	c.noMore()
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	var err error
+	if conn != nil {
+		conn.beginDrain(ErrClientClosed)
+		select {
+		case <-conn.ended:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	c.Close()
+	return err
 }
 
 // Addr returns the server address the Client dials.
@@ -373,7 +401,7 @@ func (c *Client) Disconnects() <-chan Disconnect {
 // Messages delivers the messages received, in order. When its buffer
 // (MessageBuffer) is full, the Client stops reading the socket. Close closes
 // it.
-func (c *Client) Messages() <-chan Message { return c.h.messages }
+func (c *Client) Messages() <-chan Message { return c.h.in.ch }
 
 // Errors delivers non-fatal errors, such as a *ConnError for a connection
 // that ended by a failure. Close closes it.
@@ -383,4 +411,4 @@ func (c *Client) Errors() <-chan error {
 }
 
 // Stats returns a snapshot of the Client's counters.
-func (c *Client) Stats() Stats { return c.h.st.snapshot() }
+func (c *Client) Stats() Stats { return c.h.stats() }

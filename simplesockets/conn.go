@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // Conn is one connection of a Server or a Client.
@@ -23,11 +22,11 @@ import (
 // the connection has ended (Messages and Disconnects refer to it): Send then
 // returns an error matching ErrClosed, and Close does nothing.
 //
-// Each connection has one reader goroutine, which also delivers its
-// Messages and its Connect and Disconnect events. A server writes its plain
-// connections from one flusher goroutine; a connection gets a writer
-// goroutine of its own only while its peer does not keep up (and always for
-// TLS and for a Client), and that goroutine exits when the queue is empty.
+// Each connection has one reader goroutine, the only reader of its socket,
+// which also delivers its Messages and its Connect and Disconnect events;
+// and, from its first Send on, one writer goroutine, the only writer of its
+// socket. Both are started through the owner's group and have ended when
+// the connection's Disconnect is produced.
 type Conn struct {
 	id     uint64
 	nc     net.Conn
@@ -41,29 +40,28 @@ type Conn struct {
 
 	draining atomic.Bool // stop reading; set with a past read deadline
 	live     atomic.Bool // produced on Connects and not yet ended
-	parked   atomic.Bool // no goroutine: waiting in the server's idle poller (park.go)
-	wakeReq  atomic.Bool // kill or beginDrain ran: a parked connection must resume
-	resume   func()      // starts readRest on a goroutine of the owner's group; nil: never parks
+
+	pending int // bytes of this connection's messages in the Messages channel (under h.in.mu)
+
+	// The write side (write.go). busySince is when the writer's current
+	// write call began (unix nanoseconds), 0 between writes.
+	busySince atomic.Int64
+	kick      chan struct{} // wakes an idle writer; capacity 1
+	wdone     chan struct{} // closed when the writer has ended
 
 	mu         sync.Mutex
-	room       sync.Cond       // signalled when the queue shrinks or sending stops
-	wbuf       []byte          // encoded frames waiting to be written (from bufpool)
-	queuedMsgs int             // messages in wbuf
-	inflight   int             // bytes taken from wbuf and not yet written
-	writing    bool            // a writer goroutine owns the socket's write side
-	flushing   bool            // the server's flusher is writing this connection
-	queued     bool            // the connection is in the flusher's queue
-	rest       []byte          // what a partial non-blocking write left, for the writer
-	restBuf    []byte          // the pooled buffer rest belongs to
-	restMsgs   int             // messages in rest
-	wdeadline  time.Time       // when a writer last set the write deadline (writers run one at a time; cleared under mu)
-	raw        syscall.RawConn // for non-blocking writes; nil for TLS and foreign conns
-	tw         rawWrite        // tryWrite's state, used by flush only (one at a time: flushing)
-	sendErr    error           // non-nil: Send refuses with this
-	killed     bool            // kill was called: the writer stops, queued data is dropped
-	refused    bool            // ended before Connects (handshake, OnConnect)
-	reason     error           // why the connection ends (first one wins)
-	writers    sync.WaitGroup
+	room       sync.Cond // signalled when the queue shrinks or sending stops
+	wq         []byte    // encoded frames not yet taken by the writer
+	wqMsgs     int       // messages in wq
+	inflight   int       // bytes taken by the writer and not yet written
+	waiters    int       // Sends waiting for room
+	writerOn   bool      // the writer goroutine was started
+	writerIdle bool      // the writer waits for a kick
+	wstop      bool      // finish: the writer drains the queue and ends
+	sendErr    error     // non-nil: Send refuses with this
+	killed     bool      // kill was called: queued data is dropped
+	refused    bool      // ended before Connects (handshake, OnConnect)
+	reason     error     // why the connection ends (first one wins)
 }
 
 func newConn(h *hub, parent context.Context, nc net.Conn, onEnd func(*Conn)) *Conn {
@@ -78,10 +76,6 @@ func newConn(h *hub, parent context.Context, nc net.Conn, onEnd func(*Conn)) *Co
 	}
 	c.room.L = &c.mu
 	c.ctx, c.cancel = context.WithCancelCause(parent)
-	if sc, ok := nc.(syscall.Conn); ok && h.fl != nil && rawIO {
-		c.raw, _ = sc.SyscallConn()
-		c.tw.fn = c.tw.write
-	}
 	return c
 }
 
@@ -123,28 +117,28 @@ func (c *Conn) idString() string { return strconv.FormatUint(c.id, 10) }
 func (c *Conn) Queued() (bytes, messages int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.wbuf) + c.inflight, c.queuedMsgs
+	return len(c.wq) + c.inflight, c.wqMsgs
 }
 
 // Send queues data, framed by the connection's Framing, for writing. It
-// copies data, which the caller may reuse as soon as Send returns, with one
-// exception: a Message.Data that arrived on this connection is the
-// package's once Send has returned nil (see Message.Data and the package
-// documentation, "Ownership"), unless Options.KeepData is set. Messages
+// copies data, which the caller may reuse as soon as Send returns. Messages
 // are written in the order of the Send calls that queued them; several
 // queued messages go out in one write.
 //
-// When the queue holds MaxQueuedBytes, Send follows the SendPolicy. It
-// returns an error matching ErrClosed once the connection is closing or has
-// ended (wrapping the reason), ErrMessageTooLarge or ErrInvalidMessage if the
-// framing cannot encode data, and ErrSendQueueFull under the Fail and
-// Disconnect policies. A nil error means queued, not delivered.
+// When the queue holds MaxQueuedBytes, Send follows the SendPolicy: by
+// default on a Server it waits for room only while the peer's socket
+// accepts bytes, and cuts off a peer that accepts nothing for StallTimeout
+// (ErrSlowConsumer). It returns an error matching ErrClosed once the
+// connection is closing or has ended (wrapping the reason),
+// ErrMessageTooLarge or ErrInvalidMessage if the framing cannot encode data,
+// ErrSendQueueFull under SendQueueFail and ErrSlowConsumer under
+// SendQueueDisconnect. A nil error means queued, not delivered.
 func (c *Conn) Send(data []byte) error {
-	if err := c.send(data); err != nil {
-		return err
+	err := c.send(data)
+	if err != nil {
+		c.h.st.sendErrors.Add(1)
 	}
-	lent.reclaim(data, c)
-	return nil
+	return err
 }
 
 // Close ends the connection gracefully: it stops reading, delivers the
@@ -167,7 +161,6 @@ func (c *Conn) kill(reason error) {
 	c.killLocked(reason)
 	c.mu.Unlock()
 	c.closeHard()
-	c.wake()
 }
 
 // closeHard closes the socket at once. For TLS it closes the TCP connection
@@ -191,6 +184,7 @@ func (c *Conn) killLocked(reason error) {
 		c.sendErr = because(ErrClosed, c.reason)
 	}
 	c.killed = true
+	c.wq, c.wqMsgs = nil, 0
 	c.room.Broadcast()
 	c.cancel(c.reason)
 }
@@ -205,7 +199,6 @@ func (c *Conn) beginDrain(reason error) {
 	c.mu.Unlock()
 	c.draining.Store(true)
 	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
-	c.wake()
 }
 
 // setReason records reason unless one is recorded already, and returns the
@@ -253,17 +246,7 @@ func (c *Conn) serve(handshake bool) {
 	c.h.logConn(slog.LevelDebug, "connected", c, nil)
 	c.live.Store(true)
 	c.h.emitConnect(c)
-	if c.park() {
-		return // the idle poller, or whatever ends the connection, resumes it
-	}
-	c.readRest(c.firstWait())
-}
-
-// readRest is the rest of the connection's life: the read loop (pending as
-// for readLoop), the teardown and the Disconnect event. It runs on the
-// connection's goroutine, or on a new one when a parked connection resumes.
-func (c *Conn) readRest(pending error) {
-	readErr := c.readLoop(pending)
+	readErr := c.readLoop()
 	c.finish(c.setReason(readErr))
 	close(c.ended)
 }
@@ -277,7 +260,7 @@ func (c *Conn) refuse(err error) {
 	c.mu.Unlock()
 	c.kill(err)
 	c.live.Store(false)
-	c.writers.Wait()
+	c.waitWriter()
 }
 
 func (c *Conn) handshake() error {
@@ -301,15 +284,10 @@ func (c *Conn) finish(reason error) {
 	if c.sendErr == nil {
 		c.sendErr = because(ErrClosed, reason)
 	}
-	for c.flushing {
-		c.room.Wait() // a non-blocking write: short
-	}
-	if !c.killed && !c.writing && len(c.wbuf) > 0 {
-		c.startWriterLocked() // drains what is queued, bounded by WriteTimeout
-	}
+	c.wstop = true
 	c.room.Broadcast()
 	c.mu.Unlock()
-	c.writers.Wait()
+	c.waitWriter() // it drains what is queued, bounded by WriteTimeout
 	if isFailure(reason) {
 		c.closeHard() // no TLS close_notify to a peer that failed
 	} else {
@@ -373,92 +351,4 @@ func classify(err, timeout error) error {
 		return because(timeout, err)
 	}
 	return err
-}
-
-// firstWait waits, on a shallow stack and without a read buffer, until the
-// connection has something to read: a connection that stays idle from the
-// start then costs a goroutine of the minimum stack size and no buffer. It
-// returns the error to report instead of reading (a reset, a deadline).
-func (c *Conn) firstWait() error {
-	if c.raw == nil {
-		return nil
-	}
-	if err := c.setReadDeadline(false, time.Time{}); err != nil {
-		return err
-	}
-	if c.draining.Load() || c.ctx.Err() != nil {
-		return nil // readLoop sees it
-	}
-	return c.waitReadable()
-}
-
-// handOver makes the frames (sub-slices of buf[first:start]) independent of
-// buf, so the application owns them. If they fill nearly all the buffer,
-// the buffer itself is handed over and a new one takes the unconsumed tail;
-// otherwise the consumed bytes are copied into one exact-size allocation
-// (copying is cheaper than the garbage of a half-used buffer). Either way,
-// one allocation per read, however many frames it held.
-func handOver(buf []byte, first, start, end int, frames [][]byte, newBuf func(n int) []byte) ([]byte, int, int) {
-	if 8*(start-first) >= 7*len(buf) {
-		nb := newBuf(end - start)
-		n := copy(nb, buf[start:end])
-		return nb, 0, n
-	}
-	region := buf[first:start]
-	cp := append([]byte(nil), region...) // not zeroed first, unlike make
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(region)))
-	for i, f := range frames {
-		if len(f) == 0 {
-			frames[i] = cp[:0:0]
-			continue
-		}
-		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(f))) - base)
-		if off < 0 || off+len(f) > len(region) {
-			continue // not a sub-slice of the buffer: the framing's own memory
-		}
-		frames[i] = cp[off : off+len(f) : off+len(f)]
-	}
-	return buf, start, end
-}
-
-// deliver sends the frames on Messages in order, blocking while the
-// application is behind (backpressure). It gives up, counting the rest as
-// discarded, if the connection is killed or the owner closes.
-// Before it blocks, r leaves its window (flusher).
-func (c *Conn) deliver(frames [][]byte, now time.Time, r *reader) bool {
-	if hook := c.h.opts.OnMessage; hook != nil {
-		for i, f := range frames {
-			if err := safeCall(func() { hook(Message{Conn: c, Data: f, Time: now}) }); err != nil {
-				c.h.st.msgsIn.Add(uint64(i + 1)) // frame i reached the hook
-				c.h.st.discarded.Add(uint64(len(frames) - i - 1))
-				c.kill(err)
-				return false
-			}
-		}
-		c.h.st.msgsIn.Add(uint64(len(frames)))
-		return true
-	}
-	ch := c.h.messages
-	for i, f := range frames {
-		m := Message{Conn: c, Data: f, Time: now}
-		select {
-		case ch <- m:
-			continue
-		default:
-		}
-		r.leaveWindow() // replies must not wait for the application to catch up
-		select {
-		case ch <- m:
-		case <-c.ctx.Done():
-			c.h.st.msgsIn.Add(uint64(i))
-			c.h.st.discarded.Add(uint64(len(frames) - i))
-			return false
-		case <-c.h.hard:
-			c.h.st.msgsIn.Add(uint64(i))
-			c.h.st.discarded.Add(uint64(len(frames) - i))
-			return false
-		}
-	}
-	c.h.st.msgsIn.Add(uint64(len(frames)))
-	return true
 }

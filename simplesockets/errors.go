@@ -66,9 +66,17 @@ var (
 	ErrInvalidMessage = errors.New("simplesockets: invalid message")
 
 	// ErrSendQueueFull is returned by Send under SendQueueFail when the
-	// connection's send queue is full, and is the Disconnect reason under
-	// SendQueueDisconnect.
+	// connection's send queue is full and its socket accepted nothing for
+	// StallTimeout; the connection stays up.
 	ErrSendQueueFull = errors.New("simplesockets: send queue full")
+
+	// ErrSlowConsumer is the Disconnect reason (and the error Send returns)
+	// under SendQueueDisconnect, the Server's default, when a peer's send
+	// queue is full and its socket accepted nothing for StallTimeout: the
+	// peer does not read. Such ends are counted in Stats.SlowConsumers. A
+	// peer whose writes make no progress for WriteTimeout ends with
+	// ErrWriteTimeout instead.
+	ErrSlowConsumer = errors.New("simplesockets: slow consumer")
 
 	// ErrKicked is the Disconnect reason when the application ended the
 	// connection: Conn.Close or Server.Disconnect.

@@ -13,12 +13,10 @@ type Message struct {
 	// Conn is the connection the message arrived on. It stays valid after
 	// the connection has ended; Send on it then returns ErrClosed.
 	Conn *Conn
-	// Data is the payload; its capacity equals its length. It belongs to
-	// the receiver, with one exception: once m.Conn.Send(m.Data) (sending
-	// it back on the connection it arrived on) has returned nil, it is the
-	// package's, which reuses a large Data's memory for a later message; do
-	// not read, modify or keep it after that. Sent anywhere else, or not at
-	// all, it stays the receiver's. Options.KeepData removes the exception.
+	// Data is the payload. It belongs to the receiver, always: the package
+	// never reads, writes or reuses it after handing it out. Its capacity
+	// equals its length, so appending to it never touches another
+	// message's memory.
 	Data []byte
 	// Time is when the read that completed the message returned.
 	Time time.Time
@@ -32,7 +30,7 @@ type Disconnect struct {
 	// Err says why; it is never nil. It matches (errors.Is) one of
 	// ErrPeerClosed, ErrConnReset, ErrIdleTimeout, ErrReadTimeout,
 	// ErrWriteTimeout, ErrMessageTooLarge, ErrInvalidMessage,
-	// ErrSendQueueFull, ErrKicked, ErrServerClosed, ErrClientClosed,
+	// ErrSlowConsumer, ErrKicked, ErrServerClosed, ErrClientClosed,
 	// ErrHookPanic, and wraps the underlying error where there is one.
 	Err error
 }
@@ -47,7 +45,7 @@ type hub struct {
 	// ErrServerClosed or ErrClientClosed.
 	closeReason error
 
-	messages    chan Message
+	in          *inbox // the Messages channel and what it holds
 	connects    chan *Conn
 	disconnects chan Disconnect
 	errs        chan error
@@ -64,21 +62,30 @@ type hub struct {
 	ended  atomic.Bool // a connection has ended (Client.Disconnected)
 	nextID atomic.Uint64
 	st     counters
-	fl     *flusher    // the server's; nil for a Client
-	idle   *idlePoller // the server's, where the platform has one; nil for a Client
+	// spawn starts a goroutine of the owner's group (a connection's
+	// writer). It is set before the first connection exists.
+	spawn func(func())
 }
 
-func newHub(opts resolved, closeReason error) *hub {
-	return &hub{
+func newHub(opts resolved, closeReason error, maxTotalPending int) *hub {
+	h := &hub{
 		opts:        opts,
 		closeReason: closeReason,
 		log:         opts.Logger,
-		messages:    make(chan Message, opts.MessageBuffer),
 		connects:    make(chan *Conn, opts.EventBuffer),
 		disconnects: make(chan Disconnect, opts.EventBuffer),
 		errs:        make(chan error, opts.EventBuffer),
 		hard:        make(chan struct{}),
 	}
+	h.in = newInbox(opts.MessageBuffer, opts.maxPending, maxTotalPending, h)
+	return h
+}
+
+// stats returns the counters and the pending bytes.
+func (h *hub) stats() Stats {
+	st := h.st.snapshot()
+	st.PendingBytes = int64(h.in.pendingBytes())
+	return st
 }
 
 // goHard switches every delivery to non-blocking: used when closing.
@@ -89,7 +96,7 @@ func (h *hub) goHard() { h.hardOnce.Do(func() { close(h.hard) }) }
 func (h *hub) closeChannels() {
 	h.doneOnce.Do(func() {
 		h.goHard()
-		close(h.messages)
+		h.in.close()
 		close(h.connects)
 		close(h.disconnects)
 		close(h.errs)

@@ -8,7 +8,9 @@ import (
 )
 
 // Options are the per-connection settings that Server and Client share. The
-// zero value works: every field documents its default.
+// zero value works and is safe against slow and hostile peers: every field
+// documents its default, and NewServer, NewClient and Dial reject values
+// that could fail later with an error matching ErrInvalidConfig.
 type Options struct {
 	// Framing splits the byte stream into messages. If nil, Raw() is used:
 	// each read is one message, as in the Python package.
@@ -18,44 +20,57 @@ type Options struct {
 	// framing it is also the largest message (the Python recv_buffer). If
 	// zero, DefaultReadBufferSize (2048) is used for Raw and
 	// DefaultFramedReadSize (4096) for other framings, whose buffer grows
-	// for a larger frame (up to the framing's MaxFrameSize) and shrinks back.
+	// for a larger frame as its bytes arrive (up to the framing's
+	// MaxFrameSize) and shrinks back. It must be between 0 and
+	// MaxReadBufferSize.
 	ReadBufferSize int
 
-	// KeepData makes every Message.Data stay the receiver's for good. By
-	// default (false), a Data sent back on the connection it arrived on,
-	// m.Conn.Send(m.Data), is the package's once that Send has returned
-	// nil: a large one (a frame that needed a buffer of its own) goes back
-	// to the package's buffer pool for a later message, which makes echoing
-	// large messages allocation-free, so the application must not use it
-	// after that Send. Set KeepData if code may read or keep a Data after
-	// sending it back (for example, logs it afterwards).
-	KeepData bool
-
-	// MessageBuffer is the capacity of the Messages channel. If zero, 1024.
-	// When it is full, readers stop reading their sockets (backpressure).
+	// MessageBuffer is the capacity of the Messages channel, in messages.
+	// If zero, DefaultMessageBuffer (1024); at most MaxChannelBuffer. The
+	// bytes the channel may hold are bounded by MaxPendingBytes (and, on a
+	// Server, ServerConfig.MaxTotalPendingBytes).
 	MessageBuffer int
 
 	// EventBuffer is the capacity of each of the Connects, Disconnects and
-	// Errors channels. If zero, 1024. See the package documentation,
-	// section "Lifecycle events", for what happens when one is full.
+	// Errors channels. If zero, DefaultEventBuffer (1024); at most
+	// MaxChannelBuffer. See the package documentation, section "Lifecycle
+	// events", for what happens when one is full.
 	EventBuffer int
 
+	// MaxPendingBytes bounds, per connection, the bytes of messages read
+	// from the socket and not yet received from Messages. When a connection
+	// holds that much, its reader stops reading its socket (TCP
+	// backpressure) until the application has received some: one flooding
+	// peer cannot fill the Messages channel for the others. One message
+	// larger than the limit is still delivered when the connection has
+	// nothing else pending. If zero, DefaultMaxPendingBytes (1 MiB); it must
+	// not be negative. Messages handed to OnMessage are not counted (the
+	// connection does not read while the hook runs).
+	MaxPendingBytes int
+
 	// MaxQueuedBytes bounds the bytes queued for sending on one connection
-	// (encoded frames not yet written to the socket). If zero,
-	// DefaultMaxQueuedBytes (4 MiB); a negative value means no limit. A
-	// single message larger than the limit is still accepted when the queue
-	// is empty.
+	// (encoded frames not yet written to the socket). When a Send would go
+	// over it, Send follows SendPolicy. A single message larger than the
+	// limit is still accepted when the queue is empty. If zero,
+	// DefaultMaxQueuedBytes (4 MiB); a negative value means no limit (the
+	// queue grows with whatever the application sends).
 	MaxQueuedBytes int
 
-	// SendPolicy says what Send does when the send queue is full. The zero
-	// value is SendQueueBlock.
+	// SendPolicy says what Send does when the send queue holds
+	// MaxQueuedBytes. The zero value, SendPolicyDefault, is
+	// SendQueueDisconnect on a Server (a peer that does not read never
+	// stalls the application) and SendQueueBlock on a Client.
 	SendPolicy SendPolicy
 
+	// StallTimeout is how long a peer's socket may accept nothing while
+	// its send queue is full before SendQueueDisconnect cuts it off
+	// (ErrSlowConsumer) and SendQueueFail fails the Send. It is also the
+	// longest such a Send waits for a peer that does not read. If zero,
+	// DefaultStallTimeout (100ms); it must not be negative.
+	StallTimeout time.Duration
+
 	// IdleTimeout ends a connection (ErrIdleTimeout) on which nothing was
-	// received for this long. Zero or negative means no idle timeout. With
-	// a timeout, a connection that has sent nothing yet waits on its own
-	// goroutine (its deadline needs one) instead of parking without one
-	// (see "Backpressure" in the package documentation).
+	// received for this long. Zero or negative means no idle timeout.
 	IdleTimeout time.Duration
 
 	// ReadTimeout ends a connection (ErrReadTimeout) when a frame that has
@@ -63,10 +78,11 @@ type Options struct {
 	// means no limit.
 	ReadTimeout time.Duration
 
-	// WriteTimeout ends a connection (ErrWriteTimeout) when one write to the
-	// socket makes no progress for this long, typically because the peer
-	// stopped reading. The deadline is refreshed at most every quarter of
-	// it, so a write gets between 3/4 of it and all of it. If zero,
+	// WriteTimeout ends a connection (ErrWriteTimeout) when its writes make
+	// no progress for this long: every write that moves bytes restarts it,
+	// so a peer that keeps reading, however slowly, is never cut by it. The
+	// deadline is refreshed at most every quarter of it, so no progress is
+	// detected after between 3/4 of it and all of it. If zero,
 	// DefaultWriteTimeout (30s); a negative value means no limit.
 	WriteTimeout time.Duration
 
@@ -110,22 +126,33 @@ type Options struct {
 type SendPolicy int
 
 const (
+	// SendPolicyDefault is SendQueueDisconnect on a Server and
+	// SendQueueBlock on a Client.
+	SendPolicyDefault SendPolicy = iota
 	// SendQueueBlock makes Send wait until the queue has room, the
 	// connection ends (Send returns ErrClosed) or, through WriteTimeout, the
 	// peer is declared dead. This is TCP's own backpressure, passed on to the
-	// caller of Send.
-	SendQueueBlock SendPolicy = iota
-	// SendQueueFail makes Send return ErrSendQueueFull at once; the
-	// connection stays up and the message is not queued.
+	// caller of Send: natural for a Client talking to one server, and a
+	// peer that does not read stalls whoever calls Send for it.
+	SendQueueBlock
+	// SendQueueFail makes Send wait for room only while the peer's socket
+	// accepts bytes; if it accepts nothing for StallTimeout, Send returns
+	// ErrSendQueueFull, the message is not queued and the connection stays.
 	SendQueueFail
-	// SendQueueDisconnect ends the connection with ErrSendQueueFull and
-	// makes Send return that error: a peer that cannot keep up is dropped.
+	// SendQueueDisconnect makes Send wait for room only while the peer's
+	// socket accepts bytes (a burst larger than MaxQueuedBytes to a peer
+	// that reads is delivered in full); if the socket accepts nothing for
+	// StallTimeout, the peer is a slow consumer: the connection ends with
+	// ErrSlowConsumer (counted in Stats.SlowConsumers) and Send returns
+	// that error.
 	SendQueueDisconnect
 )
 
 // String returns the policy's name.
 func (p SendPolicy) String() string {
 	switch p {
+	case SendPolicyDefault:
+		return "default"
 	case SendQueueBlock:
 		return "block"
 	case SendQueueFail:
@@ -136,40 +163,67 @@ func (p SendPolicy) String() string {
 	return fmt.Sprintf("SendPolicy(%d)", int(p))
 }
 
-// Defaults used when an Options field is zero.
+// Defaults used when an Options field is zero, and the largest values
+// accepted.
 const (
 	DefaultMessageBuffer    = 1024
 	DefaultEventBuffer      = 1024
+	DefaultMaxPendingBytes  = 1 << 20
 	DefaultMaxQueuedBytes   = 4 << 20
+	DefaultStallTimeout     = 100 * time.Millisecond
 	DefaultWriteTimeout     = 30 * time.Second
 	DefaultHandshakeTimeout = 10 * time.Second
+
+	// MaxReadBufferSize is the largest ReadBufferSize accepted.
+	MaxReadBufferSize = 64 << 20
+	// MaxChannelBuffer is the largest MessageBuffer and EventBuffer
+	// accepted.
+	MaxChannelBuffer = 1 << 20
+	// MaxByteLimit is the largest byte limit accepted (MaxPendingBytes,
+	// MaxQueuedBytes, ServerConfig.MaxTotalPendingBytes): 1 TiB.
+	MaxByteLimit = 1 << 40
 )
 
 // resolved is Options with the defaults filled in.
 type resolved struct {
 	Options
-	readSize  int // initial read buffer
-	maxFrame  int // most bytes buffered for one frame
-	maxQueued int // <0: unlimited
-	raw       bool
-	sz        sizer // Framing's sizer, if it has one (asserted once, not per message)
+	readSize   int // the read buffer's size between large frames
+	maxFrame   int // most bytes buffered for one frame
+	maxPending int // per connection, inbound
+	maxQueued  int // <0: unlimited
+	policy     SendPolicy
+	raw        bool
+	sz         sizer // Framing's sizer, if it has one (asserted once, not per message)
 }
 
-func (o Options) resolve() (resolved, error) {
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+// resolve validates o and fills in the defaults; server chooses the
+// default SendPolicy.
+func (o Options) resolve(server bool) (resolved, error) {
 	r := resolved{Options: o}
 	if r.Framing == nil {
 		r.Framing = Raw()
 	}
 	r.raw = isRaw(r.Framing)
 	r.sz, _ = r.Framing.(sizer)
-	if o.ReadBufferSize < 0 {
-		return r, fmt.Errorf("%w: ReadBufferSize %d is negative", ErrInvalidConfig, o.ReadBufferSize)
-	}
-	if o.MessageBuffer < 0 || o.EventBuffer < 0 {
-		return r, fmt.Errorf("%w: MessageBuffer and EventBuffer must not be negative", ErrInvalidConfig)
-	}
-	if o.SendPolicy < SendQueueBlock || o.SendPolicy > SendQueueDisconnect {
-		return r, fmt.Errorf("%w: unknown SendPolicy %d", ErrInvalidConfig, int(o.SendPolicy))
+	switch {
+	case o.ReadBufferSize < 0 || o.ReadBufferSize > MaxReadBufferSize:
+		return r, invalid("ReadBufferSize %d is not between 0 and %d", o.ReadBufferSize, MaxReadBufferSize)
+	case o.MessageBuffer < 0 || o.MessageBuffer > MaxChannelBuffer:
+		return r, invalid("MessageBuffer %d is not between 0 and %d", o.MessageBuffer, MaxChannelBuffer)
+	case o.EventBuffer < 0 || o.EventBuffer > MaxChannelBuffer:
+		return r, invalid("EventBuffer %d is not between 0 and %d", o.EventBuffer, MaxChannelBuffer)
+	case o.MaxPendingBytes < 0 || o.MaxPendingBytes > MaxByteLimit:
+		return r, invalid("MaxPendingBytes %d is not between 0 and %d", o.MaxPendingBytes, MaxByteLimit)
+	case o.MaxQueuedBytes > MaxByteLimit:
+		return r, invalid("MaxQueuedBytes %d is over %d", o.MaxQueuedBytes, MaxByteLimit)
+	case o.SendPolicy < SendPolicyDefault || o.SendPolicy > SendQueueDisconnect:
+		return r, invalid("unknown SendPolicy %d", int(o.SendPolicy))
+	case o.StallTimeout < 0:
+		return r, invalid("StallTimeout %v is negative", o.StallTimeout)
 	}
 	r.readSize = o.ReadBufferSize
 	if r.readSize == 0 {
@@ -182,15 +236,24 @@ func (o Options) resolve() (resolved, error) {
 	if r.maxFrame <= 0 {
 		r.maxFrame = DefaultMaxMessageSize
 	}
+	r.maxFrame = max(r.maxFrame, r.readSize)
 	if r.MessageBuffer == 0 {
 		r.MessageBuffer = DefaultMessageBuffer
 	}
 	if r.EventBuffer == 0 {
 		r.EventBuffer = DefaultEventBuffer
 	}
-	r.maxQueued = o.MaxQueuedBytes
-	if r.maxQueued == 0 {
-		r.maxQueued = DefaultMaxQueuedBytes
+	r.maxPending = cmp0(o.MaxPendingBytes, DefaultMaxPendingBytes)
+	r.maxQueued = cmp0(o.MaxQueuedBytes, DefaultMaxQueuedBytes)
+	r.policy = o.SendPolicy
+	if r.policy == SendPolicyDefault {
+		r.policy = SendQueueBlock
+		if server {
+			r.policy = SendQueueDisconnect
+		}
+	}
+	if r.StallTimeout == 0 {
+		r.StallTimeout = DefaultStallTimeout
 	}
 	if r.WriteTimeout == 0 {
 		r.WriteTimeout = DefaultWriteTimeout
@@ -199,4 +262,13 @@ func (o Options) resolve() (resolved, error) {
 		r.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	return r, nil
+}
+
+// cmp0 returns v, or def if v is zero.
+func cmp0[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }

@@ -5,209 +5,120 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"time"
-	"unsafe"
-
-	"github.com/simplesockets/simplesockets-go/internal/bufpool"
 )
 
-// The read path. A connection's goroutine reads into buf, splits frames with
-// the Framing and delivers them on Messages (or to OnMessage).
+// The read path. A connection's reader goroutine reads into buf, cuts
+// frames with the Framing, copies them out (the application owns what it
+// receives) and delivers them on Messages (inbox.go) or to OnMessage.
 //
-// Tried and dropped: reading inside one long RawConn.Read and, after a short
-// read, waiting for the poller instead of issuing the read that returns
-// EAGAIN. A short read does not mean the next read would block: a FIN that
-// arrived with the data makes it return EOF, and its readiness notification
-// may have been consumed already, so the connection hung (FuzzServerInput
-// and TestOnlyMessagesReader caught it).
+// buf starts at the read size. While a frame is incomplete and fills it, it
+// grows to what the frame needs, but never past twice the bytes that have
+// arrived or growFree, whichever is more: a 4-byte header announcing 4 MiB
+// costs at most growFree. After the frame, it shrinks back.
+
+// growFree is how large a read buffer may grow for a frame before its bytes
+// have arrived.
+const growFree = 128 << 10
 
 // reader is the state of one connection's read loop.
 type reader struct {
 	c            *Conn
 	buf          []byte
-	spare        []byte // the read-size buffer set aside while buf is grown for a large frame
-	sparePooled  bool   // spare is from bufpool
-	takenPooled  bool   // what takeSpare returned last is from bufpool
-	inWindow     bool   // counted in the flusher's active readers
-	pooled       bool   // buf is from bufpool and no frame handed out points into it
+	spare        []byte // the read-size buffer, set aside while buf is grown
 	start, end   int    // buf[start:end] is received and not yet consumed
 	frames       [][]byte
 	frameStarted time.Time // when the pending partial frame began
 	need         int       // size of the pending frame, if the framing knows it
-	partial      bool      // a frame had begun before the current read
-	sz           sizer
-	result       error // why the loop ended
-
-	// rawRead's state (connections with a RawConn only).
-	readFn func(fd uintptr) bool // readOnce, made once
-	rn     int                   // what the read(2) returned
-	rerr   error
-	rspace int // the room it had
 }
 
 // readLoop reads, splits frames and delivers them until the connection
-// ends, and returns why. pending is an error firstWait met, to be handled
-// as if the first read had returned it.
-func (c *Conn) readLoop(pending error) error {
-	r := &reader{c: c, sz: c.h.opts.sz}
-	if c.raw != nil {
-		r.readFn = r.readOnce // takes its buffer when data arrives
-	} else {
-		r.buf = make([]byte, c.h.opts.readSize)
-	}
-	if pending != nil {
-		if r.prepare() {
-			r.process(0, pending)
+// ends, and returns why.
+func (c *Conn) readLoop() error {
+	r := &reader{c: c, buf: make([]byte, c.h.opts.readSize)}
+	for {
+		if err := r.prepare(); err != nil {
+			return err
 		}
-		return r.result
-	}
-	for r.prepare() {
-		var n, space int
-		var err error
-		if r.readFn != nil {
-			n, space, err = r.rawRead()
-		} else {
-			space = len(r.buf) - r.end
-			n, err = c.nc.Read(r.buf[r.end:])
-		}
+		n, err := c.nc.Read(r.buf[r.end:])
 		c.h.st.reads.Add(1)
-		if r.process(n, err) {
-			break
+		if err := r.process(n, err); err != nil {
+			return err
 		}
-		if len(r.frames) > 0 && n < space { // process delivered frames
-			// The socket had no more: let the application take the
-			// messages (and queue replies) before reading again, which
-			// would often find nothing yet, an EAGAIN and a park that cost
-			// more than this yield. (After a full read, more is likely
-			// waiting: a large frame's rest, a pipelined batch.)
-			runtime.Gosched()
-		}
-		r.leaveWindow()
 	}
-	r.leaveWindow()
-	return r.result
 }
 
-// prepare makes room in buf and sets the read deadline for the next read.
-// It returns false, with the loop's result set, if the loop must end.
-func (r *reader) prepare() bool {
+// prepare makes room in buf and sets the deadline of the next read. A
+// non-nil error ends the loop.
+func (r *reader) prepare() error {
 	c, o := r.c, &r.c.h.opts
-	// A nil buf was released while waiting (rawRead): nothing is pending,
-	// and the next read takes a buffer.
-	if r.buf != nil && (r.need > len(r.buf)-r.start || r.end == len(r.buf)) {
-		// Make room: for the announced frame if the framing said how big
-		// it is, else double (up to the framing's limit).
-		size := max(r.need, o.readSize)
-		if r.need == 0 && r.start == 0 {
-			if len(r.buf) >= o.maxFrame {
-				return r.stop(fmt.Errorf("%w: more than %d bytes without a complete frame", ErrMessageTooLarge, o.maxFrame))
-			}
-			size = min(2*len(r.buf), o.maxFrame)
-		}
-		if size > len(r.buf) {
-			var nb []byte
-			if o.KeepData {
-				nb = make([]byte, size)
-			} else {
-				nb = bufpool.Get(size)[:size] // see recycle.go
-			}
-			r.end = copy(nb, r.buf[r.start:r.end])
-			switch {
-			case len(r.buf) == o.readSize:
-				r.spare, r.sparePooled = r.buf, r.pooled // never handed out: reused once the large frame is
-			case r.pooled:
-				bufpool.Put(r.buf) // outgrown, and nothing handed out points into it
-			}
-			r.buf, r.start, r.pooled = nb, 0, !o.KeepData
-		} else if r.start > 0 {
-			r.end = copy(r.buf, r.buf[r.start:r.end])
-			r.start = 0
-		}
+	if r.start > 0 && (r.end == len(r.buf) || r.need > len(r.buf)-r.start) {
+		r.end = copy(r.buf, r.buf[r.start:r.end])
+		r.start = 0
 	}
-	r.partial = r.end > r.start
-	if err := c.setReadDeadline(r.partial, r.frameStarted); err != nil {
-		return r.stop(classify(err, ErrReadTimeout))
+	if r.end == len(r.buf) {
+		// An incomplete frame fills buf: double it, but not past what the
+		// frame needs (if the framing says) nor the framing's limit.
+		if len(r.buf) >= o.maxFrame {
+			return fmt.Errorf("%w: more than %d bytes without a complete frame", ErrMessageTooLarge, o.maxFrame)
+		}
+		size := min(max(2*len(r.buf), growFree), o.maxFrame)
+		if r.need > len(r.buf) {
+			size = min(size, r.need)
+		}
+		nb := make([]byte, size)
+		copy(nb, r.buf[:r.end])
+		if len(r.buf) == o.readSize {
+			r.spare = r.buf
+		}
+		r.buf = nb
+	}
+	partial := r.end > r.start
+	switch {
+	case partial && o.ReadTimeout > 0:
+		if err := c.nc.SetReadDeadline(r.frameStarted.Add(o.ReadTimeout)); err != nil {
+			return classify(err, ErrReadTimeout)
+		}
+	case o.IdleTimeout > 0:
+		if err := c.nc.SetReadDeadline(time.Now().Add(o.IdleTimeout)); err != nil {
+			return classify(err, ErrIdleTimeout)
+		}
 	}
 	if c.draining.Load() {
-		return r.stop(c.setReason(ErrKicked))
+		return c.setReason(ErrKicked)
 	}
 	if c.ctx.Err() != nil { // killed, or the owner is closing
-		return r.stop(c.setReason(c.h.closeReason))
+		return c.setReason(c.h.closeReason)
 	}
-	return true
-}
-
-// takeSpare returns a read buffer of at least the read size and n bytes:
-// the spare one if it is big enough, else a new one, from bufpool if its
-// size is exactly a class's (no hidden capacity for a handed-over buffer to
-// keep alive) and KeepData is not set. takenPooled says whether it is from
-// bufpool.
-func (r *reader) takeSpare(n int) []byte {
-	if sp := r.spare; sp != nil && len(sp) >= n {
-		r.spare = nil
-		r.takenPooled = r.sparePooled
-		return sp
-	}
-	size := max(r.c.h.opts.readSize, n)
-	if r.c.h.opts.KeepData || !bufpool.IsClass(size) {
-		r.takenPooled = false
-		return make([]byte, size)
-	}
-	r.takenPooled = true
-	return bufpool.Get(size)[:size]
-}
-
-// enterWindow and leaveWindow bracket the time from handing a read's
-// messages over to the next read, during which the reader writes the
-// replies queued meanwhile (flusher). Only the readers of connections the
-// flusher writes (a server's plain ones, c.raw set) have a window.
-func (r *reader) enterWindow() {
-	if r.c.raw != nil && !r.inWindow { // c.raw is only set where there is a flusher
-		r.inWindow = true
-		r.c.h.fl.enter()
-	}
-}
-
-func (r *reader) leaveWindow() {
-	if r.inWindow {
-		r.inWindow = false
-		r.c.h.fl.leave()
-	}
-}
-
-func (r *reader) stop(err error) bool {
-	r.result = err
-	return false
+	return nil
 }
 
 // process handles n bytes read and the read's error: it splits and delivers
-// the complete frames. It returns true, with the loop's result set, if the
-// loop must end.
-func (r *reader) process(n int, rerr error) bool {
+// the complete frames. A non-nil error ends the loop.
+func (r *reader) process(n int, rerr error) error {
 	c, o := r.c, &r.c.h.opts
 	var now time.Time // when this read returned data: the messages' Time
 	if n > 0 {
 		now = time.Now()
 		c.h.st.bytesIn.Add(uint64(n))
-		if !r.partial {
+		if r.end == r.start {
 			r.frameStarted = now
 		}
+		r.end += n
 	}
-	r.end += n
 	first := r.start
 	r.frames = r.frames[:0]
 	r.need = 0
 	var ferr error
 	for r.start < r.end {
-		adv, f, err := o.Framing.Split(r.buf[r.start:r.end:r.end]) // a pooled buffer's other bytes stay hidden
+		adv, f, err := o.Framing.Split(r.buf[r.start:r.end:r.end])
 		if err != nil {
 			ferr = err
 			break
 		}
 		if adv <= 0 {
-			if r.sz != nil {
-				r.need = r.sz.frameLen(r.buf[r.start:r.end])
+			if o.sz != nil {
+				r.need = o.sz.frameLen(r.buf[r.start:r.end])
 			}
 			break
 		}
@@ -215,76 +126,98 @@ func (r *reader) process(n int, rerr error) bool {
 			ferr = fmt.Errorf("%w: framing consumed %d of %d bytes", ErrInvalidMessage, adv, r.end-r.start)
 			break
 		}
-		r.frames = append(r.frames, f[:len(f):len(f)])
+		r.frames = append(r.frames, f)
 		r.start += adv
 	}
+	began := r.start > first && r.start < r.end // a new partial frame began in this read
 	if len(r.frames) > 0 {
-		old := r.buf
-		r.buf, r.start, r.end = handOver(r.buf, first, r.start, r.end, r.frames, r.takeSpare)
-		if unsafe.SliceData(r.buf) != unsafe.SliceData(old) {
-			// The frames point into old, which is theirs now. One large
-			// frame alone in a pooled one may come back through Send
-			// (recycle.go; only frames bigger than the read size).
-			if r.pooled && len(r.frames) == 1 && len(old) > o.readSize {
-				lent.lend(r.frames[0], old, c)
-			}
-			r.pooled = r.takenPooled
-		}
-		if now.IsZero() {
-			now = time.Now()
-		}
-		if o.OnMessage == nil { // a hook may block: no window then
-			r.enterWindow()
-		}
-		if !c.deliver(r.frames, now, r) {
-			r.stop(c.setReason(c.h.closeReason))
-			return true
+		r.handOver()
+		if !r.deliver(now) {
+			return c.setReason(c.h.closeReason)
 		}
 	}
 	if r.start == r.end {
 		r.start, r.end = 0, 0
 		if len(r.buf) > o.readSize {
-			if r.pooled {
-				bufpool.Put(r.buf) // the frames in it were copied out
-			}
-			r.buf = r.takeSpare(0) // shrink back after a large frame
-			r.pooled = r.takenPooled
+			r.buf = r.takeSpare() // shrink back after a large frame
 		}
-	} else if r.start > first {
-		r.frameStarted = now // a new partial frame began in this read
+	} else if began {
+		r.frameStarted = now
 	}
 	if ferr != nil {
 		if !errors.Is(ferr, ErrMessageTooLarge) && !errors.Is(ferr, ErrInvalidMessage) {
 			ferr = because(ErrInvalidMessage, ferr)
 		}
-		r.stop(ferr)
-		return true
-	}
-	if rerr == nil {
-		return false
+		return ferr
 	}
 	switch {
+	case rerr == nil:
+		return nil
 	case c.draining.Load() && errors.Is(rerr, os.ErrDeadlineExceeded):
-		r.stop(c.setReason(ErrKicked))
+		return c.setReason(ErrKicked)
 	case errors.Is(rerr, io.EOF) && r.start < r.end:
-		r.stop(because(ErrPeerClosed, fmt.Errorf("%w: %d bytes of an incomplete frame", io.ErrUnexpectedEOF, r.end-r.start)))
-	case r.partial:
-		r.stop(classify(rerr, ErrReadTimeout))
-	default:
-		r.stop(classify(rerr, ErrIdleTimeout))
+		return because(ErrPeerClosed, fmt.Errorf("%w: %d bytes of an incomplete frame", io.ErrUnexpectedEOF, r.end-r.start))
+	case r.end > r.start:
+		return classify(rerr, ErrReadTimeout)
 	}
-	return true
+	return classify(rerr, ErrIdleTimeout)
 }
 
-// setReadDeadline sets the deadline of the next read: ReadTimeout from the
-// start of a partial frame, else IdleTimeout from now (if configured).
-func (c *Conn) setReadDeadline(partial bool, frameStarted time.Time) error {
-	o := &c.h.opts
-	switch {
-	case partial && o.ReadTimeout > 0:
-		return c.nc.SetReadDeadline(frameStarted.Add(o.ReadTimeout))
-	case o.IdleTimeout > 0:
-		return c.nc.SetReadDeadline(time.Now().Add(o.IdleTimeout))
+// handOver makes the frames (sub-slices of buf[first:r.start]) the
+// application's. A frame that fills most of a grown buffer takes the
+// buffer itself (the rest moves to a new one); otherwise the frames are
+// copied into one allocation, each with its capacity cut to its length.
+func (r *reader) handOver() {
+	o := &r.c.h.opts
+	if len(r.frames) == 1 && len(r.buf) > o.readSize && 2*len(r.frames[0]) >= len(r.buf) {
+		f := r.frames[0]
+		r.frames[0] = f[:len(f):len(f)]
+		rest := r.end - r.start
+		nb := r.takeSpare()
+		if rest > len(nb) {
+			nb = make([]byte, rest)
+		}
+		copy(nb, r.buf[r.start:r.end])
+		r.buf, r.start, r.end = nb, 0, rest
+		return
 	}
-	return nil
+	total := 0
+	for _, f := range r.frames {
+		total += len(f)
+	}
+	block := make([]byte, 0, total)
+	for i, f := range r.frames {
+		at := len(block)
+		block = append(block, f...)
+		r.frames[i] = block[at:len(block):len(block)]
+	}
+}
+
+// takeSpare returns the read-size buffer set aside while buf was grown, or a
+// new one.
+func (r *reader) takeSpare() []byte {
+	if sp := r.spare; sp != nil {
+		r.spare = nil
+		return sp
+	}
+	return make([]byte, r.c.h.opts.readSize)
+}
+
+// deliver hands the frames to OnMessage or the Messages channel, in order.
+func (r *reader) deliver(now time.Time) bool {
+	c := r.c
+	hook := c.h.opts.OnMessage
+	if hook == nil {
+		return c.h.in.deliver(c, r.frames, now)
+	}
+	for i, f := range r.frames {
+		if err := safeCall(func() { hook(Message{Conn: c, Data: f, Time: now}) }); err != nil {
+			c.h.st.msgsIn.Add(uint64(i + 1)) // frame i reached the hook
+			c.h.st.discarded.Add(uint64(len(r.frames) - i - 1))
+			c.kill(err)
+			return false
+		}
+	}
+	c.h.st.msgsIn.Add(uint64(len(r.frames)))
+	return true
 }

@@ -53,16 +53,19 @@ func TestSendPolicies(t *testing.T) {
 		dialRaw(t, addr)
 		c := recv(t, srv.Connects(), "connect")
 		_, err := fillUntil(c, chunk, 10000)
-		if !errors.Is(err, ss.ErrSendQueueFull) {
+		if !errors.Is(err, ss.ErrSlowConsumer) {
 			t.Fatalf("Send: %v", err)
 		}
 		d := recv(t, srv.Disconnects(), "disconnect")
-		if !errors.Is(d.Err, ss.ErrSendQueueFull) {
+		if !errors.Is(d.Err, ss.ErrSlowConsumer) {
 			t.Fatalf("reason %v", d.Err)
+		}
+		if n := srv.Stats().SlowConsumers; n != 1 {
+			t.Fatalf("Stats.SlowConsumers = %d, want 1", n)
 		}
 	})
 	t.Run("block", func(t *testing.T) {
-		srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{MaxQueuedBytes: 1 << 20}})
+		srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{MaxQueuedBytes: 1 << 20, SendPolicy: ss.SendQueueBlock}})
 		nc := dialRaw(t, addr)
 		c := recv(t, srv.Connects(), "connect")
 		const total = 64

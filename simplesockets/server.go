@@ -49,9 +49,23 @@ type ServerConfig struct {
 	// Zero means no limit; it must not be negative.
 	MaxConnectionsPerIP int
 
+	// MaxTotalPendingBytes bounds the bytes of messages read from all
+	// connections and not yet received from Messages. When it is reached,
+	// readers stop reading their sockets until the application has received
+	// some (one larger message is still delivered when nothing else is
+	// pending). Each connection is also held to Options.MaxPendingBytes, so
+	// one flooding peer cannot take it all. If zero,
+	// DefaultMaxTotalPendingBytes (64 MiB); it must be between 0 and
+	// MaxByteLimit.
+	MaxTotalPendingBytes int
+
 	// Options are the per-connection settings shared with Client.
 	Options
 }
+
+// DefaultMaxTotalPendingBytes is ServerConfig.MaxTotalPendingBytes's
+// default.
+const DefaultMaxTotalPendingBytes = 64 << 20
 
 // Server accepts connections and turns them into events on four channels:
 // Connects, Disconnects, Messages and Errors.
@@ -92,7 +106,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Backlog < 0 || cfg.MaxConnections < 0 || cfg.MaxConnectionsPerIP < 0 {
 		return nil, fmt.Errorf("%w: Backlog, MaxConnections and MaxConnectionsPerIP must not be negative", ErrInvalidConfig)
 	}
-	opts, err := cfg.Options.resolve()
+	if cfg.MaxTotalPendingBytes < 0 || cfg.MaxTotalPendingBytes > MaxByteLimit {
+		return nil, invalid("MaxTotalPendingBytes %d is not between 0 and %d", cfg.MaxTotalPendingBytes, MaxByteLimit)
+	}
+	opts, err := cfg.Options.resolve(true)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +118,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		cfg:    cfg,
-		h:      newHub(opts, ErrServerClosed),
+		h:      newHub(opts, ErrServerClosed, cmp0(cfg.MaxTotalPendingBytes, DefaultMaxTotalPendingBytes)),
 		conns:  make(map[*Conn]struct{}),
 		perIP:  make(map[string]int),
 		served: make(chan struct{}),
@@ -134,7 +151,7 @@ func (s *Server) Disconnects() <-chan Disconnect {
 // buffer holds MessageBuffer messages; when it is full, connections stop
 // reading their sockets until there is room (TCP backpressure). The Server
 // closes it when Serve returns.
-func (s *Server) Messages() <-chan Message { return s.h.messages }
+func (s *Server) Messages() <-chan Message { return s.h.in.ch }
 
 // Errors delivers non-fatal errors: a *ConnError for each connection that
 // ended by a failure (reset, timeout, oversize frame, TLS handshake...) and
@@ -146,7 +163,7 @@ func (s *Server) Errors() <-chan error {
 }
 
 // Stats returns a snapshot of the server's counters.
-func (s *Server) Stats() Stats { return s.h.st.snapshot() }
+func (s *Server) Stats() Stats { return s.h.stats() }
 
 // Listen opens the listener of the configured Network and Addr (with
 // Backlog), so that Addr is known before Serve is called with a nil
@@ -237,14 +254,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Unlock()
 
 	g, gctx := errgroup.WithContext(sctx)
-	s.h.fl = newFlusher()
-	g.Go(func() error { return s.h.fl.run(gctx) })
-	if s.h.opts.TLSConfig == nil {
-		if p := newIdlePoller(); p != nil {
-			s.h.idle = p
-			g.Go(func() error { return p.run(gctx) })
-		}
-	}
+	s.h.spawn = func(f func()) { g.Go(func() error { f(); return nil }) }
 	g.Go(func() error { return s.acceptLoop(gctx, g, ln) })
 	g.Go(func() error {
 		<-gctx.Done()
@@ -317,14 +327,6 @@ func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Liste
 			nc = tls.Server(nc, s.h.opts.TLSConfig)
 		}
 		c := newConn(s.h, ctx, nc, func(c *Conn) { s.untrack(c, ip) })
-		if s.h.idle != nil {
-			c.resume = func() {
-				g.Go(func() error {
-					c.readRest(nil)
-					return nil
-				})
-			}
-		}
 		if !s.track(c) {
 			nc.Close()
 			s.untrackIP(ip)
@@ -560,14 +562,14 @@ func (s *Server) Disconnect(addr string) error {
 
 // Broadcast sends data to every open connection. It returns nil if every
 // Send succeeded, and otherwise the Send errors joined (errors.Join), each
-// a *ConnError naming its connection. Under the default SendQueueBlock, one
-// peer that does not read makes Broadcast wait for it (up to WriteTimeout);
-// SendQueueFail or SendQueueDisconnect keep the others going. It copies
+// a *ConnError naming its connection. It waits for a peer as Send does: by
+// default at most StallTimeout for one that does not read, which is then
+// cut off (SendQueueBlock waits as long as WriteTimeout allows). It copies
 // data: the caller may use it again as soon as Broadcast returns.
 func (s *Server) Broadcast(data []byte) error {
 	var errs []error
 	for _, c := range s.live() {
-		if err := c.send(data); err != nil { // not Send: a Data is not handed back here
+		if err := c.Send(data); err != nil {
 			errs = append(errs, &ConnError{Conn: c, Remote: c.remote, Err: err})
 		}
 	}

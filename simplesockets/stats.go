@@ -33,6 +33,14 @@ type Stats struct {
 	// SendErrors counts Send calls that returned an error (closed
 	// connection, full queue, payload the framing rejects).
 	SendErrors uint64
+	// SlowConsumers counts connections cut off with ErrSlowConsumer: their
+	// send queue was full and their socket accepted nothing for
+	// StallTimeout.
+	SlowConsumers uint64
+	// PendingBytes is the bytes of messages in the Messages channel, read
+	// and not yet received by the application (a gauge; see
+	// Options.MaxPendingBytes).
+	PendingBytes int64
 	// MessagesDiscarded counts complete messages that had been read but
 	// were not delivered because the connection, server or client was
 	// closed hard (Close, context cancellation, a failure) first.
@@ -54,6 +62,7 @@ type counters struct {
 	reads, writes                     atomic.Uint64
 	msgsIn, msgsOut                   atomic.Uint64
 	sendErrors, discarded             atomic.Uint64
+	slowConsumers                     atomic.Uint64
 	eventsDropped, reconnects         atomic.Uint64
 }
 
@@ -70,6 +79,7 @@ func (c *counters) snapshot() Stats {
 		MessagesIn:        c.msgsIn.Load(),
 		MessagesOut:       c.msgsOut.Load(),
 		SendErrors:        c.sendErrors.Load(),
+		SlowConsumers:     c.slowConsumers.Load(),
 		MessagesDiscarded: c.discarded.Load(),
 		EventsDropped:     c.eventsDropped.Load(),
 		Reconnects:        c.reconnects.Load(),

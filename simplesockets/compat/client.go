@@ -131,7 +131,6 @@ func (c *Client) Setup(cfg ClientSetup) error {
 		Options: ss.Options{
 			ReadBufferSize: cfg.RecvBuffer,
 			MessageBuffer:  clientMessageBuffer,
-			KeepData:       true, // data returned by ReturnRecvedData is the caller's
 		},
 	})
 	if err != nil {

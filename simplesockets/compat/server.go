@@ -188,7 +188,9 @@ func (s *Server) Setup(cfg ServerSetup) error {
 		Options: ss.Options{
 			ReadBufferSize: cfg.RecvBuffer,
 			MessageBuffer:  serverMessageBuffer(cfg.RecvBuffer, cfg.MaxRecvedBytes),
-			KeepData:       true, // data returned by ReturnRecvedData is the caller's
+			// As Python's send_data (socket.sendall): a full queue makes
+			// SendData wait for the peer, bounded by WriteTimeout.
+			SendPolicy: ss.SendQueueBlock,
 		},
 	})
 	if err != nil {
@@ -356,7 +358,9 @@ func (s *Server) NewData() bool { return s.st.newData() }
 func (s *Server) ReturnRecvedData() []RecvedData { return s.st.returnRecved() }
 
 // SendData queues data for sending to conn (Python: send_data(data,
-// client_socket)); see simplesockets.Conn.Send. A failure is returned and,
+// client_socket)); see simplesockets.Conn.Send. As Python's sendall, it
+// waits while conn's send queue is full (SendQueueBlock: a peer that reads
+// nothing for WriteTimeout, 30s, is disconnected). A failure is returned and,
 // as in Python, also recorded in the exception list.
 func (s *Server) SendData(data []byte, conn *ss.Conn) error {
 	if conn == nil {

@@ -1,6 +1,0 @@
-//go:build race
-
-package simplesockets
-
-// raceEnabled: built with -race (recycle.go poisons reclaimed buffers).
-const raceEnabled = true
