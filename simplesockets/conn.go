@@ -216,15 +216,32 @@ func (c *Conn) setReason(reason error) error {
 // loop, then the teardown and the Disconnect event. It is the connection's
 // goroutine, started by the Server or Client through its group.
 func (c *Conn) serve(handshake bool) {
+	// serve's own frame stays small: an idle connection waits in firstWait
+	// on a stack this shallow, which fits the goroutine's first 2 KiB
+	// (start's and readLoop's frames are not on it then).
+	if !c.start(handshake) {
+		c.onEnd(c)
+		close(c.ended)
+		return
+	}
+	err := c.firstWait()
+	if err == nil {
+		err = c.readLoop()
+	}
+	c.finish(c.setReason(err))
+	close(c.ended)
+}
+
+// start does the handshake and OnConnect and produces the Connect event;
+// it returns false if the connection was refused.
+func (c *Conn) start(handshake bool) bool {
 	if handshake {
 		if err := c.handshake(); err != nil {
 			c.h.st.rejectedTLS.Add(1)
 			c.refuse(err)
 			c.h.logConn(slog.LevelInfo, "tls handshake failed", c, err)
 			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: err})
-			c.onEnd(c)
-			close(c.ended)
-			return
+			return false
 		}
 	}
 	if hook := c.h.opts.OnConnect; hook != nil {
@@ -236,9 +253,7 @@ func (c *Conn) serve(handshake bool) {
 			c.refuse(herr)
 			c.h.logConn(slog.LevelInfo, "refused by OnConnect", c, herr)
 			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: herr})
-			c.onEnd(c)
-			close(c.ended)
-			return
+			return false
 		}
 	}
 	c.h.st.accepted.Add(1)
@@ -246,9 +261,7 @@ func (c *Conn) serve(handshake bool) {
 	c.h.logConn(slog.LevelDebug, "connected", c, nil)
 	c.live.Store(true)
 	c.h.emitConnect(c)
-	readErr := c.readLoop()
-	c.finish(c.setReason(readErr))
-	close(c.ended)
+	return true
 }
 
 // refuse ends a connection that never reached Connects (failed handshake,

@@ -14,12 +14,15 @@ type Message struct {
 	// the connection has ended; Send on it then returns ErrClosed.
 	Conn *Conn
 	// Data is the payload. It belongs to the receiver, always: the package
-	// never reads, writes or reuses it after handing it out. Its capacity
-	// equals its length, so appending to it never touches another
-	// message's memory.
+	// never reads, writes or reuses it after handing it out, unless the
+	// receiver gives it back with Release. Its capacity equals its length,
+	// so appending to it never touches another message's memory.
 	Data []byte
 	// Time is when the read that completed the message returned.
 	Time time.Time
+
+	buf *readBuf // the pooled buffer Data lies in, for Release; nil if none
+	gen uint64   // buf's generation when Data was handed out
 }
 
 // Disconnect reports that a connection has ended. Exactly one Disconnect is

@@ -104,7 +104,7 @@ func (f lenFraming) Split(data []byte) (int, []byte, error) {
 	if len(data) < end {
 		return 0, nil, nil
 	}
-	return end, data[4:end:end], nil
+	return end, data[4:end], nil // (capacity kept: see reader.offs)
 }
 
 func (f lenFraming) AppendFrame(dst, p []byte) ([]byte, error) {
@@ -161,7 +161,7 @@ func (f delimFraming) Split(data []byte) (int, []byte, error) {
 		}
 		return 0, nil, nil
 	}
-	return i + 1, data[:i:i], nil
+	return i + 1, data[:i], nil // (capacity kept: see reader.offs)
 }
 
 func (f delimFraming) AppendFrame(dst, p []byte) ([]byte, error) {

@@ -64,7 +64,9 @@ func (b *inbox) reclaimLocked(inCh int) {
 		e.c.pending -= e.size
 		b.bytes -= e.size
 		*e = pendingMsg{}
-		b.head = (b.head + 1) % len(b.ring)
+		if b.head++; b.head == len(b.ring) {
+			b.head = 0
+		}
 		b.n--
 		released = true
 	}
@@ -75,7 +77,14 @@ func (b *inbox) reclaimLocked(inCh int) {
 }
 
 func (b *inbox) pushLocked(c *Conn, size int) {
-	b.ring[(b.head+b.n)%len(b.ring)] = pendingMsg{c: c, size: size}
+	if b.n == len(b.ring) {
+		b.reclaimLocked(len(b.ch) - 1) // the channel holds the message being pushed
+	}
+	i := b.head + b.n
+	if i >= len(b.ring) {
+		i -= len(b.ring)
+	}
+	b.ring[i] = pendingMsg{c: c, size: size}
 	b.n++
 	c.pending += size
 	b.bytes += size
@@ -88,27 +97,35 @@ func (b *inbox) fitsLocked(c *Conn, size int) bool {
 		(b.bytes == 0 || b.bytes+size <= b.total)
 }
 
-// deliver sends c's frames on the channel in order, waiting while the
+// deliver sends r's frames on the channel in order, waiting while the
 // channel is full or c (or everyone) holds as many bytes as allowed: the
 // reader does not read meanwhile, which is the backpressure. It returns
 // false, counting the frames not delivered as discarded, if c is killed or
 // the owner closes hard first.
-func (b *inbox) deliver(c *Conn, frames [][]byte, now time.Time) bool {
+func (b *inbox) deliver(r *reader, now time.Time) bool {
+	c, frames := r.c, len(r.frames)
 	st := &b.h.st
 	var delay time.Duration
-	for i := 0; i < len(frames); {
+	for i := 0; i < frames; {
 		select {
 		case b.send <- struct{}{}:
-		case <-c.ctx.Done():
-			return b.discard(frames, i)
-		case <-b.h.hard:
-			return b.discard(frames, i)
+		default:
+			select {
+			case b.send <- struct{}{}:
+			case <-c.ctx.Done():
+				return b.discard(frames, i)
+			case <-b.h.hard:
+				return b.discard(frames, i)
+			}
 		}
 		b.mu.Lock()
 		b.reclaimLocked(len(b.ch))
 		from := i
-		for i < len(frames) && b.fitsLocked(c, len(frames[i])) {
-			m := Message{Conn: c, Data: frames[i], Time: now}
+		for i < frames {
+			m := r.message(i, now)
+			if !b.fitsLocked(c, len(m.Data)) {
+				break
+			}
 			select {
 			case b.ch <- m:
 			default:
@@ -125,12 +142,11 @@ func (b *inbox) deliver(c *Conn, frames [][]byte, now time.Time) bool {
 				}
 				b.mu.Lock()
 			}
-			b.reclaimLocked(len(b.ch) - 1) // the channel holds m, not in ring yet
-			b.pushLocked(c, len(frames[i]))
+			b.pushLocked(c, len(m.Data))
 			i++
 		}
 		st.msgsIn.Add(uint64(i - from))
-		done := i == len(frames)
+		done := i == frames
 		freed := b.freed
 		if !done {
 			b.waits++
@@ -162,8 +178,8 @@ func (b *inbox) deliver(c *Conn, frames [][]byte, now time.Time) bool {
 	return true
 }
 
-func (b *inbox) discard(frames [][]byte, delivered int) bool {
-	b.h.st.discarded.Add(uint64(len(frames) - delivered))
+func (b *inbox) discard(frames, delivered int) bool {
+	b.h.st.discarded.Add(uint64(frames - delivered))
 	return false
 }
 

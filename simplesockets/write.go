@@ -2,6 +2,7 @@ package simplesockets
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -25,8 +26,40 @@ import (
 // is progress, which restarts WriteTimeout and StallTimeout.
 const writeChunk = 256 << 10
 
-// keepWriteBuf is the largest write buffer kept for reuse once written.
+// keepWriteBuf is the largest write buffer a connection keeps while its
+// writer is idle; a larger one goes to bigWriteBufs.
 const keepWriteBuf = 64 << 10
+
+// bigWriteBufs holds large write buffers (over keepWriteBuf) that writers
+// gave up when they went idle, for the next large Send of any connection:
+// without it, every batch of large messages allocated fresh memory (S4).
+// The buffers never leave the package.
+var bigWriteBufs sync.Pool // of *[]byte
+
+// growWriteBuf returns b with room for need more bytes.
+func growWriteBuf(b []byte, need int) []byte {
+	size := max(2*cap(b), len(b)+need, 4<<10)
+	var nb []byte
+	if size > keepWriteBuf {
+		if p, ok := bigWriteBufs.Get().(*[]byte); ok && cap(*p) >= size {
+			nb = (*p)[:0]
+		}
+	}
+	if nb == nil {
+		nb = make([]byte, 0, size)
+	}
+	nb = append(nb, b...)
+	putWriteBuf(b)
+	return nb
+}
+
+// putWriteBuf gives a large buffer that is no longer used to bigWriteBufs.
+func putWriteBuf(b []byte) {
+	if cap(b) > keepWriteBuf {
+		b = b[:0]
+		bigWriteBufs.Put(&b)
+	}
+}
 
 // send queues a copy of data.
 func (c *Conn) send(data []byte) error {
@@ -40,6 +73,13 @@ func (c *Conn) send(data []byte) error {
 		return err
 	}
 	n := len(c.wq)
+	need := len(data) + 16
+	if o.sz != nil {
+		need = o.sz.encodedLen(len(data))
+	}
+	if cap(c.wq)-n < need {
+		c.wq = growWriteBuf(c.wq, need)
+	}
 	buf, err := o.Framing.AppendFrame(c.wq, data)
 	if err != nil {
 		c.wq = buf[:n]
@@ -120,6 +160,14 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		for len(c.wq) == 0 && !c.killed && !c.wstop {
+			if cap(spare) > keepWriteBuf {
+				putWriteBuf(spare)
+				spare = nil
+			}
+			if cap(c.wq) > keepWriteBuf {
+				putWriteBuf(c.wq)
+				c.wq = nil
+			}
 			c.writerIdle = true
 			c.mu.Unlock()
 			select {
@@ -146,10 +194,7 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		c.h.st.msgsOut.Add(uint64(msgs))
-		spare = nil
-		if cap(buf) <= keepWriteBuf {
-			spare = buf
-		}
+		spare = buf
 	}
 }
 

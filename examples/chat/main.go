@@ -66,11 +66,12 @@ func listen(addr string, maxLine int) (*ss.Server, error) {
 		Addr: addr,
 		Options: ss.Options{
 			Framing: ss.Lines(maxLine),
-			// A client that stops reading is disconnected once 64 KiB
-			// are queued for it, instead of blocking Broadcast (and so
-			// everyone) until WriteTimeout.
+			// At most 64 KiB queued per client. A client that reads gets
+			// every line, however long the paste; one whose socket takes
+			// nothing for StallTimeout (100ms) while 64 KiB are queued is
+			// disconnected (ErrSlowConsumer): the default SendPolicy of a
+			// Server, so Broadcast never waits on it for longer.
 			MaxQueuedBytes: 64 << 10,
-			SendPolicy:     ss.SendQueueDisconnect,
 		},
 	})
 	if err != nil {

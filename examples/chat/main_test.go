@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -197,5 +198,74 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 func TestListenRejectsBadMaxLine(t *testing.T) {
 	if _, err := listen("127.0.0.1:0", 0); err == nil {
 		t.Fatal("listen with -max-line 0 succeeded")
+	}
+}
+
+// Readers that keep reading keep every line of a long paste, and only a
+// client that stops reading is dropped. (This used to disconnect readers:
+// with a 64 KiB queue and SendQueueDisconnect, two of three reading clients
+// were dropped when one pasted 200 lines of 1 KB.)
+func TestPasteKeepsReadersDropsNonReader(t *testing.T) {
+	addr, log, _ := startChat(t, 2048)
+	var readers []*peer
+	for range 3 {
+		readers = append(readers, join(t, addr, readers...))
+	}
+	paster := join(t, addr, readers...)
+	all := append(readers[:len(readers):len(readers)], paster)
+	idle := join(t, addr, all...) // reads its welcome, then nothing more
+	for _, p := range all {
+		p.expect("* " + idle.name + " joined") // (join read it for the others)
+	}
+
+	// Enough that the idle client's socket buffers and its 64 KiB queue
+	// fill up: several MiB.
+	const lines = 5000
+	body := strings.Repeat("x", 1000)
+	done := make(chan error, len(all))
+	for _, p := range all {
+		go func() {
+			want := "<" + paster.name + "> " + body
+			p.nc.SetReadDeadline(time.Now().Add(4 * wait))
+			for got := 0; got < lines; {
+				line, err := p.r.ReadString('\n')
+				if err != nil {
+					done <- fmt.Errorf("%s after %d of %d lines: %v", p.name, got, lines, err)
+					return
+				}
+				if strings.TrimSuffix(line, "\n") == want {
+					got++
+				}
+			}
+			done <- nil
+		}()
+	}
+	go func() {
+		paster.nc.SetWriteDeadline(time.Now().Add(4 * wait))
+		for range lines {
+			if _, err := io.WriteString(paster.nc, body+"\n"); err != nil {
+				done <- fmt.Errorf("paste: %v", err)
+				return
+			}
+		}
+	}()
+	for range all {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	idle.expectClosedAfterLines()
+	if out := log.String(); !strings.Contains(out, "slow consumer") {
+		t.Errorf("the log does not say why the idle client was dropped:\n%s", out)
+	}
+}
+
+// expectClosedAfterLines reads whatever was queued for p until the server
+// closes the connection.
+func (p *peer) expectClosedAfterLines() {
+	p.t.Helper()
+	p.nc.SetReadDeadline(time.Now().Add(wait))
+	if _, err := io.Copy(io.Discard, p.r); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		p.t.Fatalf("%s: %v; want the connection closed", p.name, err)
 	}
 }

@@ -103,6 +103,7 @@ func run() error {
 				continue
 			}
 			m.Conn.Send(m.Data) // an error here also ends the connection, reported on Errors
+			m.Release()         // Send copied it: its memory can serve a later message
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil

@@ -1,0 +1,45 @@
+//go:build unix
+
+package simplesockets
+
+import (
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// waitReadable returns once the socket has something to read (or EOF, or
+// an error), without a buffer: it peeks at one byte and, if there is none,
+// waits for the poller, inside one RawConn.Read call so that no readiness
+// notification can be lost in between. Read deadlines apply. A pending
+// socket error (a reset) is returned: the peek consumed it.
+func waitReadable(raw syscall.RawConn) error {
+	var b [1]byte
+	var perr error
+	err := raw.Read(func(fd uintptr) bool {
+		for {
+			// recvfrom(2) without a source address: syscall.Recvfrom's
+			// sockaddr would take a deeper stack than the goroutine has.
+			_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+			var err error
+			if e != 0 {
+				err = e
+			}
+			switch err {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			case nil:
+			default:
+				perr = os.NewSyscallError("recvfrom", err)
+			}
+			return true
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return perr
+}
