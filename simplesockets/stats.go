@@ -55,15 +55,22 @@ type Stats struct {
 	Reconnects uint64
 }
 
+// counters are written by readers, writers and the application on all
+// cores: the ones each side updates per read or write have a cache line of
+// their own.
 type counters struct {
-	open                              atomic.Int64
-	accepted, rejectedIP, rejectedTLS atomic.Uint64
-	bytesIn, bytesOut                 atomic.Uint64
-	reads, writes                     atomic.Uint64
-	msgsIn, msgsOut                   atomic.Uint64
-	sendErrors, discarded             atomic.Uint64
-	slowConsumers                     atomic.Uint64
-	eventsDropped, reconnects         atomic.Uint64
+	reads, bytesIn, msgsIn atomic.Uint64 // readers
+	_                      [64]byte
+	writes, bytesOut       atomic.Uint64 // writers
+	msgsOut                atomic.Uint64
+	_                      [64]byte
+	sendErrors, discarded  atomic.Uint64
+	open                   atomic.Int64
+	accepted, rejectedIP   atomic.Uint64
+	rejectedTLS            atomic.Uint64
+	slowConsumers          atomic.Uint64
+	eventsDropped          atomic.Uint64
+	reconnects             atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {

@@ -94,26 +94,23 @@ func run() error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(context.Background(), nil) }()
 
-	msgs, errs := srv.Messages(), srv.Errors()
-	for msgs != nil || errs != nil {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				msgs = nil
-				continue
-			}
-			m.Conn.Send(m.Data) // an error here also ends the connection, reported on Errors
-			m.Release()         // Send copied it: its memory can serve a later message
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
+	// Errors are printed by a goroutine of their own, so that the echo loop
+	// is a plain receive; both loops end when the server closes its
+	// channels.
+	errsDone := make(chan struct{})
+	go func() {
+		defer close(errsDone)
+		for err := range srv.Errors() {
 			if *verbose {
 				fmt.Fprintln(os.Stderr, "echo-server:", err)
 			}
 		}
+	}()
+	for m := range srv.Messages() {
+		m.Conn.Send(m.Data) // an error here also ends the connection, reported on Errors
+		m.Release()         // Send copied it: its memory can serve a later message
 	}
+	<-errsDone
 	if err := <-served; !errors.Is(err, ss.ErrServerClosed) {
 		return err
 	}
