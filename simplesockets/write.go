@@ -38,7 +38,7 @@ var bigWriteBufs sync.Pool // of *[]byte
 
 // growWriteBuf returns b with room for need more bytes.
 func growWriteBuf(b []byte, need int) []byte {
-	size := max(2*cap(b), len(b)+need, 4<<10)
+	size := max(2*cap(b), len(b)+need, 1<<10)
 	var nb []byte
 	if size > keepWriteBuf {
 		if p, ok := bigWriteBufs.Get().(*[]byte); ok && cap(*p) >= size {
