@@ -79,6 +79,7 @@ func projectEcho(b *testing.B) (addr string, stop func()) {
 					return
 				}
 				m.Conn.Send(m.Data)
+				m.Release()
 			case <-ctx.Done():
 				for range msgs {
 				}
