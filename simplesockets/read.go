@@ -99,7 +99,7 @@ func (r *reader) prepare() error {
 		if r.end >= o.maxFrame {
 			return fmt.Errorf("%w: more than %d bytes without a complete frame", ErrMessageTooLarge, o.maxFrame)
 		}
-		size := min(max(2*len(r.buf), growFree), o.maxFrame)
+		size := min(max(2*len(r.buf)-64, growFree), o.maxFrame) // -64: the next class, not the one after (release.go)
 		if r.need > len(r.buf) {
 			size = min(size, r.need)
 		}
