@@ -183,8 +183,9 @@ func (c *Client) connectLocked(ctx context.Context, again bool) error {
 	if err != nil {
 		return fmt.Errorf("simplesockets: dial %s %s: %w", c.cfg.Network, c.cfg.Addr, err)
 	}
+	pc := newProgressConn(nc)
 	if c.tls != nil {
-		tc := tls.Client(nc, c.tls)
+		tc := tls.Client(pc, c.tls)
 		hctx := ctx
 		if t := c.h.opts.HandshakeTimeout; t > 0 {
 			var cancel context.CancelFunc
@@ -197,7 +198,7 @@ func (c *Client) connectLocked(ctx context.Context, again bool) error {
 		}
 		nc = tc
 	}
-	conn := newConn(c.h, c.life, nc, func(*Conn) {})
+	conn := newConn(c.h, c.life, nc, pc, func(*Conn) {})
 	conn.live.Store(true) // connected as far as the caller can tell
 	c.conn = conn
 	c.cur.Store(conn)

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -45,6 +44,8 @@ type Conn struct {
 	refused    bool      // ended before Connects (handshake, OnConnect)
 	sendErr    error     // non-nil: Send refuses with this
 	reason     error     // why the connection ends (first one wins)
+	outqSeen   int       // the socket's send queue when the stall check last looked
+	outqStamp  int64     // busySince when it looked (a stale look if busySince moved)
 
 	// Set when the connection is made (kick and wdone by its first Send,
 	// under mu), then only read.
@@ -59,17 +60,23 @@ type Conn struct {
 	ended  chan struct{}
 	kick   chan struct{} // wakes an idle writer; capacity 1
 	wdone  chan struct{} // closed when the writer has ended
+	pc     *progressConn // the socket, wrapped for progress (under nc if nc is TLS)
+	plain  bool          // the writer writes to pc (not TLS)
+
+	deadlineSet time.Time // when the writer last moved the write deadline (writer only)
 
 	draining atomic.Bool // stop reading; set with a past read deadline
 	live     atomic.Bool // produced on Connects and not yet ended
 
 	pending int // bytes of this connection's messages in the Messages channel (under h.in.mu)
-	// busySince is when the writer's current write call began (unix
-	// nanoseconds), 0 between writes.
+	// busySince is when the writer's current write began or last moved
+	// bytes (unix nanoseconds), 0 between writes.
 	busySince atomic.Int64
 }
 
-func newConn(h *hub, parent context.Context, nc net.Conn, onEnd func(*Conn)) *Conn {
+// newConn makes the Conn of a socket; pc is the socket wrapped for
+// progress (progress.go), under nc when nc is TLS, or nc itself wrapped.
+func newConn(h *hub, parent context.Context, nc net.Conn, pc *progressConn, onEnd func(*Conn)) *Conn {
 	c := &Conn{
 		id:     h.nextID.Add(1),
 		nc:     nc,
@@ -81,6 +88,10 @@ func newConn(h *hub, parent context.Context, nc net.Conn, onEnd func(*Conn)) *Co
 	}
 	c.room.L = &c.mu
 	c.ctx, c.cancel = context.WithCancelCause(parent)
+	pc.c = c
+	c.pc = pc
+	_, isTLS := nc.(*tls.Conn)
+	c.plain = !isTLS
 	return c
 }
 
@@ -358,15 +369,17 @@ func isFailure(reason error) bool {
 }
 
 // classify turns a socket error into a reason. timeout is the reason for a
-// deadline that expired.
+// deadline that expired. Every other failure of the socket (a reset, a
+// keep-alive timeout, an unreachable host, a broken TLS record) is
+// ErrConnReset, wrapping the error.
 func classify(err, timeout error) error {
 	switch {
 	case errors.Is(err, io.EOF):
 		return because(ErrPeerClosed, io.EOF)
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
-		return because(ErrConnReset, err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return because(ErrPeerClosed, err) // mid-record (TLS); also reported on Errors
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return because(timeout, err)
 	}
-	return err
+	return because(ErrConnReset, err)
 }

@@ -78,8 +78,9 @@
 //     not yet written. When a Send would go over it, it waits for room only
 //     while the peer's socket accepts bytes, so a burst far larger than the
 //     limit to a peer that reads is delivered in full. A peer whose socket
-//     accepts nothing for StallTimeout (100ms) while its queue is full is a
-//     slow consumer: by default on a Server ([SendQueueDisconnect]) it is
+//     accepts nothing for StallTimeout (100ms) while its queue is full (no
+//     byte written and, on Linux, the socket's send buffer not shrinking
+//     either) is a slow consumer: by default on a Server ([SendQueueDisconnect]) it is
 //     disconnected with [ErrSlowConsumer] and counted in
 //     Stats.SlowConsumers. A Client blocks by default ([SendQueueBlock]).
 //   - WriteTimeout (30s) means no progress: every write that moves bytes

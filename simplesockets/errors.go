@@ -36,7 +36,9 @@ var (
 	ErrPeerClosed = errors.New("simplesockets: peer closed the connection")
 
 	// ErrConnReset is the Disconnect reason when the peer reset the
-	// connection (ECONNRESET, EPIPE). The syscall error is wrapped too.
+	// connection (ECONNRESET, EPIPE) or the connection otherwise failed (a
+	// keep-alive timeout, an unreachable host, a broken TLS record). The
+	// underlying error is wrapped too.
 	ErrConnReset = errors.New("simplesockets: connection reset by peer")
 
 	// ErrIdleTimeout is the Disconnect reason when nothing arrived for

@@ -84,11 +84,15 @@ func LengthPrefixed(maxSize int) Framing {
 	switch {
 	case maxSize == 0:
 		maxSize = DefaultMaxMessageSize
-	case maxSize < 0 || uint64(maxSize) > math.MaxUint32:
-		maxSize = math.MaxUint32
+	case maxSize < 0 || maxSize > maxLen32:
+		maxSize = maxLen32
 	}
 	return lenFraming{max: maxSize}
 }
+
+// maxLen32 is the largest length a 4-byte header carries, or the largest
+// int (less the header) where that is smaller: 32-bit platforms.
+const maxLen32 = min(math.MaxUint32, math.MaxInt-4)
 
 type lenFraming struct{ max int }
 
@@ -138,6 +142,7 @@ func Delimited(delim byte, maxSize int) Framing {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxLineSize
 	}
+	maxSize = min(maxSize, maxLen32) // room for the delimiter without overflow
 	return delimFraming{delim: delim, max: maxSize}
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 )
 
@@ -64,9 +65,13 @@ type Options struct {
 
 	// StallTimeout is how long a peer's socket may accept nothing while
 	// its send queue is full before SendQueueDisconnect cuts it off
-	// (ErrSlowConsumer) and SendQueueFail fails the Send. It is also the
-	// longest such a Send waits for a peer that does not read. If zero,
-	// DefaultStallTimeout (100ms); it must not be negative.
+	// (ErrSlowConsumer) and SendQueueFail fails the Send. "Accepts nothing"
+	// means that no write moved a byte and, on Linux, that the socket's own
+	// send buffer did not shrink either (a peer that reads slowly frees it
+	// a little at a time, while the kernel lets the writer in only once a
+	// good part is free). It is about the longest such a Send waits for a
+	// peer that does not read. If zero, DefaultStallTimeout (100ms); it
+	// must not be negative.
 	StallTimeout time.Duration
 
 	// IdleTimeout ends a connection (ErrIdleTimeout) on which nothing was
@@ -180,8 +185,9 @@ const (
 	// accepted.
 	MaxChannelBuffer = 1 << 20
 	// MaxByteLimit is the largest byte limit accepted (MaxPendingBytes,
-	// MaxQueuedBytes, ServerConfig.MaxTotalPendingBytes): 1 TiB.
-	MaxByteLimit = 1 << 40
+	// MaxQueuedBytes, ServerConfig.MaxTotalPendingBytes): 1 TiB (the
+	// largest int on 32-bit platforms).
+	MaxByteLimit = min(1<<40, math.MaxInt)
 )
 
 // resolved is Options with the defaults filled in.

@@ -15,8 +15,9 @@ import (
 //
 // buf starts at the read size. While a frame is incomplete and fills it, it
 // grows to what the frame needs, but never past twice the bytes that have
-// arrived or growFree, whichever is more: a 4-byte header announcing 4 MiB
-// costs at most growFree. After the frame, it shrinks back.
+// arrived or growFree, whichever is more (plus 64 bytes: buffers come in
+// classes of 2^k+64, release.go): a 4-byte header announcing 4 MiB costs at
+// most growFree. After the frame, it shrinks back.
 
 // growFree is how large a read buffer may grow for a frame before its bytes
 // have arrived.
@@ -34,6 +35,7 @@ type reader struct {
 	offs         []int     // each frame's offset in buf, for the built-in framings; nil for others
 	frameStarted time.Time // when the pending partial frame began
 	need         int       // size of the pending frame, if the framing knows it
+	timeout      error     // the reason if the next read's deadline expires
 }
 
 // readLoop reads, splits frames and delivers them until the connection
@@ -72,6 +74,9 @@ func (c *Conn) firstWait() error {
 	}
 	if t := c.h.opts.IdleTimeout; t > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(t))
+	}
+	if c.draining.Load() { // Close came before the deadline above replaced its own
+		return c.setReason(ErrKicked)
 	}
 	err = waitReadable(raw)
 	switch {
@@ -117,15 +122,22 @@ func (r *reader) prepare() error {
 		r.dropBig()
 		r.buf, r.big = nb, big
 	}
-	partial := r.end > r.start
-	switch {
-	case partial && o.ReadTimeout > 0:
-		if err := c.nc.SetReadDeadline(r.frameStarted.Add(o.ReadTimeout)); err != nil {
-			return classify(err, ErrReadTimeout)
+	// The deadline of the next read: IdleTimeout from now, and ReadTimeout
+	// from the start of a partial frame, whichever comes first; timeout
+	// names the one that fires.
+	var deadline time.Time
+	r.timeout = ErrIdleTimeout
+	if o.IdleTimeout > 0 {
+		deadline = time.Now().Add(o.IdleTimeout)
+	}
+	if r.end > r.start && o.ReadTimeout > 0 {
+		if d := r.frameStarted.Add(o.ReadTimeout); deadline.IsZero() || d.Before(deadline) {
+			deadline, r.timeout = d, ErrReadTimeout
 		}
-	case o.IdleTimeout > 0:
-		if err := c.nc.SetReadDeadline(time.Now().Add(o.IdleTimeout)); err != nil {
-			return classify(err, ErrIdleTimeout)
+	}
+	if !deadline.IsZero() {
+		if err := c.nc.SetReadDeadline(deadline); err != nil {
+			return classify(err, r.timeout)
 		}
 	}
 	if c.draining.Load() {
@@ -210,10 +222,8 @@ func (r *reader) process(n int, rerr error) error {
 		return c.setReason(ErrKicked)
 	case errors.Is(rerr, io.EOF) && r.start < r.end:
 		return because(ErrPeerClosed, fmt.Errorf("%w: %d bytes of an incomplete frame", io.ErrUnexpectedEOF, r.end-r.start))
-	case r.end > r.start:
-		return classify(rerr, ErrReadTimeout)
 	}
-	return classify(rerr, ErrIdleTimeout)
+	return classify(rerr, r.timeout)
 }
 
 // handOver makes the frames (sub-slices of buf[first:r.start]) the

@@ -323,10 +323,11 @@ func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Liste
 			s.h.emitError(&ConnError{Remote: remote, Err: fmt.Errorf("%w: %d connections from %s", ErrConnLimit, s.cfg.MaxConnectionsPerIP, ip)})
 			continue
 		}
+		pc := newProgressConn(nc)
 		if handshake {
-			nc = tls.Server(nc, s.h.opts.TLSConfig)
+			nc = tls.Server(pc, s.h.opts.TLSConfig)
 		}
-		c := newConn(s.h, ctx, nc, func(c *Conn) { s.untrack(c, ip) })
+		c := newConn(s.h, ctx, nc, pc, func(c *Conn) { s.untrack(c, ip) })
 		if !s.track(c) {
 			nc.Close()
 			s.untrackIP(ip)

@@ -5,7 +5,6 @@ package simplesockets
 import (
 	"os"
 	"syscall"
-	"unsafe"
 )
 
 // waitReadable returns once the socket has something to read (or EOF, or
@@ -18,14 +17,7 @@ func waitReadable(raw syscall.RawConn) error {
 	var perr error
 	err := raw.Read(func(fd uintptr) bool {
 		for {
-			// recvfrom(2) without a source address: syscall.Recvfrom's
-			// sockaddr would take a deeper stack than the goroutine has.
-			_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-			var err error
-			if e != 0 {
-				err = e
-			}
+			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 			switch err {
 			case syscall.EINTR:
 				continue

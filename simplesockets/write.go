@@ -2,6 +2,7 @@ package simplesockets
 
 import (
 	"fmt"
+	"io"
 	"sync"
 	"time"
 )
@@ -20,10 +21,11 @@ import (
 // under the other policies only while the socket accepts bytes: if the
 // writer's current write has moved nothing for StallTimeout, the peer is
 // not reading, and Send gives up (SendQueueFail) or cuts it off
-// (SendQueueDisconnect, ErrSlowConsumer).
+// (SendQueueDisconnect, ErrSlowConsumer). Progress is recorded after every
+// system call that moves bytes (progress.go).
 
-// writeChunk is the most bytes one write call carries: a chunk that moves
-// is progress, which restarts WriteTimeout and StallTimeout.
+// writeChunk is the most bytes the writer hands the socket at once: Sends
+// waiting for room see it after each chunk.
 const writeChunk = 256 << 10
 
 // keepWriteBuf is the largest write buffer a connection keeps while its
@@ -122,10 +124,7 @@ func (c *Conn) waitRoomLocked(n int) (err error, cut bool) {
 		}
 		var wake *time.Timer
 		if o.policy != SendQueueBlock {
-			idle := time.Duration(0)
-			if since := c.busySince.Load(); since != 0 {
-				idle = time.Since(time.Unix(0, since))
-			}
+			idle := c.stalledForLocked()
 			if idle >= o.StallTimeout {
 				if o.policy == SendQueueFail {
 					return fmt.Errorf("%w: %d bytes queued, none written for %v", ErrSendQueueFull, queued, idle.Round(time.Millisecond)), false
@@ -146,6 +145,31 @@ func (c *Conn) waitRoomLocked(n int) (err error, cut bool) {
 	}
 }
 
+// stalledForLocked returns how long the writer's current write has moved
+// nothing, 0 if it is not writing. Where the system tells how many bytes
+// wait in the socket's send queue (Linux), a queue that shrank since the
+// last look is progress too: the peer is reading, and the kernel lets the
+// writer in again only once a good part of the buffer is free, which can
+// take longer than StallTimeout for a peer that reads slowly but steadily.
+// The stall is then counted from the first look. c.mu must be held.
+func (c *Conn) stalledForLocked() time.Duration {
+	since := c.busySince.Load()
+	if since == 0 {
+		return 0
+	}
+	idle := time.Since(time.Unix(0, since))
+	q, ok := c.pc.outq()
+	if !ok || c.outqStamp == since && q >= c.outqSeen {
+		return idle // no way to tell, or the queue has not shrunk since the last look
+	}
+	// The first look at this stall, or the queue shrank since the last one:
+	// count from now.
+	now := time.Now().UnixNano()
+	c.busySince.CompareAndSwap(since, now)
+	c.outqSeen, c.outqStamp = q, now
+	return 0
+}
+
 func (c *Conn) broadcastRoom() {
 	c.mu.Lock()
 	c.room.Broadcast()
@@ -156,7 +180,6 @@ func (c *Conn) broadcastRoom() {
 func (c *Conn) writeLoop() {
 	defer close(c.wdone)
 	var spare []byte // the buffer written last, reused for the queue
-	var deadlineSet time.Time
 	for {
 		c.mu.Lock()
 		for len(c.wq) == 0 && !c.killed && !c.wstop {
@@ -189,7 +212,7 @@ func (c *Conn) writeLoop() {
 		c.inflight = len(buf)
 		c.mu.Unlock()
 
-		if err := c.writeAll(buf, &deadlineSet); err != nil {
+		if err := c.writeAll(buf); err != nil {
 			c.kill(classify(err, ErrWriteTimeout))
 			return
 		}
@@ -198,22 +221,18 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// writeAll writes buf in chunks, each a step of progress: it restarts the
-// write deadline (at most every quarter of WriteTimeout, which costs a timer
-// update) and makes room for waiting Sends.
-func (c *Conn) writeAll(buf []byte, deadlineSet *time.Time) error {
-	wt := c.h.opts.WriteTimeout
+// writeAll writes buf in chunks of at most writeChunk bytes, making room
+// for waiting Sends after each; progress within a chunk is recorded by the
+// socket's progressConn.
+func (c *Conn) writeAll(buf []byte) error {
+	var w io.Writer = c.nc // TLS: tls.Conn writes its records to the progressConn
+	if c.plain {
+		w = c.pc
+	}
 	for off := 0; off < len(buf); {
 		chunk := buf[off:min(len(buf), off+writeChunk)]
-		now := time.Now()
-		c.busySince.Store(now.UnixNano())
-		if wt > 0 && now.Sub(*deadlineSet) > wt/4 {
-			if err := c.nc.SetWriteDeadline(now.Add(wt)); err != nil {
-				return err
-			}
-			*deadlineSet = now
-		}
-		n, err := c.nc.Write(chunk)
+		c.progress(time.Now()) // the write begins: nothing moved yet, but nothing is late
+		n, err := w.Write(chunk)
 		c.busySince.Store(0)
 		off += n
 		c.h.st.writes.Add(1)

@@ -1,0 +1,197 @@
+package simplesockets_test
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/simplesockets/simplesockets-go/internal/selfsigned"
+	ss "github.com/simplesockets/simplesockets-go/simplesockets"
+)
+
+// A peer that reads steadily (16 KiB every 20 ms = 800 KB/s; the sleeps pace
+// the peer) gets a burst eight times MaxQueuedBytes in full under the
+// Server's default policy. (This used to cut it as a slow consumer: progress
+// was only seen per 256 KiB write.)
+func TestSteadySlowReaderKeptUnix(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s")
+	srv, _ := startServer(t, ss.ServerConfig{Network: "unix", Addr: sock, Options: ss.Options{
+		MaxQueuedBytes: 256 << 10, // default policy: SendQueueDisconnect, StallTimeout 100ms
+	}})
+	connects := srv.Connects()
+	nc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const msg, msgs = 32 << 10, 64 // 2 MiB
+	got := make(chan int, 1)
+	go func() {
+		n := 0
+		buf := make([]byte, 16<<10)
+		nc.SetReadDeadline(time.Now().Add(15 * time.Second))
+		for n < msg*msgs {
+			time.Sleep(20 * time.Millisecond)
+			k, err := io.ReadFull(nc, buf)
+			n += k
+			if err != nil {
+				break
+			}
+		}
+		got <- n
+	}()
+	c := recv(t, connects, "connect")
+	for i := range msgs {
+		if err := c.Send(make([]byte, msg)); err != nil {
+			t.Errorf("Send #%d to a peer reading 800 KB/s: %v (SlowConsumers=%d)", i, err, srv.Stats().SlowConsumers)
+			break
+		}
+	}
+	if n := <-got; n != msg*msgs {
+		t.Errorf("the steady reader got %d of %d bytes", n, msg*msgs)
+	}
+}
+
+// Conn.Close before the reader's first wait ends the connection at once with
+// IdleTimeout set. (It used to be lost until the idle timeout: the first wait
+// replaced the past read deadline Close had set.)
+func TestCloseInOnConnectWithIdleTimeout(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{
+		IdleTimeout: 3 * time.Second,
+		OnConnect:   func(c *ss.Conn) error { c.Close(); return nil },
+	}})
+	disc := srv.Disconnects()
+	dialRaw(t, addr) // stays silent
+	start := time.Now()
+	select {
+	case d := <-disc:
+		if el := time.Since(start); el > time.Second {
+			t.Errorf("Disconnect (%v) came %v after Close; want at once", d.Err, el.Round(time.Millisecond))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no Disconnect")
+	}
+}
+
+// The same from the Connects loop, the realistic form.
+func TestCloseFromConnectsLoopWithIdleTimeout(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{IdleTimeout: 20 * time.Second}})
+	conns, disc := srv.Connects(), srv.Disconnects()
+	const n = 40
+	for range n {
+		dialRaw(t, addr)
+		c := recv(t, conns, "connect")
+		c.Close()
+	}
+	slow := 0
+	deadline := time.After(5 * time.Second) // far below the idle timeout
+	got := 0
+loop:
+	for got < n {
+		select {
+		case <-disc:
+			got++
+		case <-deadline:
+			break loop
+		}
+	}
+	slow = n - got
+	if slow > 0 {
+		t.Errorf("%d of %d connections closed right after Connect were still open 5s later", slow, n)
+	}
+	for got < n {
+		recv(t, disc, "disconnect")
+		got++
+	}
+}
+
+// Delimited with a huge maxSize does not panic in Split. (f.max+1 used to
+// overflow: the first byte from a peer took the process down.)
+func TestDelimitedHugeMaxDoesNotPanic(t *testing.T) {
+	f := ss.Delimited('\n', math.MaxInt)
+	if _, err := ss.NewServer(ss.ServerConfig{Addr: "127.0.0.1:0", Options: ss.Options{Framing: f}}); err != nil {
+		t.Logf("NewServer: %v", err)
+	} else {
+		t.Logf("NewServer accepted Delimited('\\n', math.MaxInt)")
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			t.Errorf("Split panicked: %v", p)
+		}
+	}()
+	f.Split([]byte("hi\n"))
+}
+
+// A TLS peer that dies mid-record gets a Disconnect reason that matches a
+// documented sentinel. (It used to be a bare "unexpected EOF".)
+func TestTLSMidRecordReasonHasSentinel(t *testing.T) {
+	pair, err := selfsigned.New("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{TLSConfig: pair.ServerConfig()}})
+	disc := srv.Disconnects()
+	raw := dialRaw(t, addr)
+	cc := pair.ClientConfig()
+	cc.ServerName = "127.0.0.1"
+	tc := tls.Client(raw, cc)
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	raw.Write([]byte{23, 3, 3, 0, 100, 1, 2, 3}) // half an application-data record
+	raw.(*net.TCPConn).CloseWrite()
+	d := recv(t, disc, "disconnect")
+	sentinels := []error{ss.ErrPeerClosed, ss.ErrConnReset, ss.ErrIdleTimeout, ss.ErrReadTimeout,
+		ss.ErrWriteTimeout, ss.ErrMessageTooLarge, ss.ErrInvalidMessage, ss.ErrSlowConsumer,
+		ss.ErrKicked, ss.ErrServerClosed, ss.ErrClientClosed, ss.ErrHookPanic}
+	for _, s := range sentinels {
+		if errors.Is(d.Err, s) {
+			return
+		}
+	}
+	t.Errorf("Disconnect.Err %q (%T) matches no documented sentinel", d.Err, errors.Unwrap(d.Err))
+}
+
+// The same over TCP loopback, with a small receive buffer on the peer.
+func TestSteadySlowReaderKeptTCP(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{MaxQueuedBytes: 256 << 10}})
+	connects := srv.Connects()
+	d := net.Dialer{}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.(*net.TCPConn).SetReadBuffer(32 << 10)
+	const msg, msgs = 32 << 10, 256 // 8 MiB
+	got := make(chan int, 1)
+	go func() {
+		n := 0
+		buf := make([]byte, 16<<10)
+		nc.SetReadDeadline(time.Now().Add(15 * time.Second))
+		for n < msg*msgs {
+			time.Sleep(8 * time.Millisecond) // 2 MB/s
+			k, err := io.ReadFull(nc, buf)
+			n += k
+			if err != nil {
+				break
+			}
+		}
+		got <- n
+	}()
+	c := recv(t, connects, "connect")
+	for i := range msgs {
+		if err := c.Send(make([]byte, msg)); err != nil {
+			t.Errorf("Send #%d to a peer reading 1.6 MB/s over TCP: %v", i, err)
+			break
+		}
+	}
+	if n := <-got; n != msg*msgs {
+		t.Errorf("the steady reader got %d of %d bytes", n, msg*msgs)
+	}
+}
