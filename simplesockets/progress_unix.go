@@ -21,7 +21,9 @@ func (p *progressConn) rawWrite(b []byte) (int, error) {
 			m, e := syscall.Write(int(fd), b[n:])
 			if m > 0 {
 				n += m
-				p.progress()
+				if n < len(b) {
+					p.progress() // (a write that completes needs none: the writer is done)
+				}
 			}
 			switch {
 			case e == syscall.EINTR:
