@@ -44,8 +44,6 @@ type Conn struct {
 	refused    bool      // ended before Connects (handshake, OnConnect)
 	sendErr    error     // non-nil: Send refuses with this
 	reason     error     // why the connection ends (first one wins)
-	outqSeen   int       // the socket's send queue when the stall check last looked
-	outqStamp  int64     // busySince when it looked (a stale look if busySince moved)
 
 	// Set when the connection is made (kick and wdone by its first Send,
 	// under mu), then only read.
@@ -72,6 +70,12 @@ type Conn struct {
 	// busySince is when the writer's current write began or last moved
 	// bytes (unix nanoseconds), 0 between writes.
 	busySince atomic.Int64
+	// stallOutq is the socket's send queue when the writer found it full,
+	// at the write that began (or last moved) at stallStamp (write.go).
+	stallOutq, stallStamp atomic.Int64
+	// full is set while the writer waits for a full socket (readers check
+	// it before reading: waitOutbound).
+	full atomic.Bool
 }
 
 // newConn makes the Conn of a socket; pc is the socket wrapped for
@@ -215,6 +219,7 @@ func (c *Conn) beginDrain(reason error) {
 	c.mu.Unlock()
 	c.draining.Store(true)
 	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	c.broadcastRoom() // a reader waiting for the send queue (waitOutbound)
 }
 
 // setReason records reason unless one is recorded already, and returns the

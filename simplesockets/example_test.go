@@ -56,14 +56,16 @@ func ExampleServer() {
 	if err := <-peerDone; err != nil {
 		fmt.Println("peer:", err)
 	}
-	cancel() // ends Serve, which closes the connections and the channels
-	fmt.Println("serve:", <-served)
+	cancel() // Serve stops gracefully, then closes the channels
+	if err := <-served; errors.Is(err, ss.ErrServerClosed) {
+		fmt.Println("serve: a normal stop:", err)
+	}
 	// Output:
 	// connected
 	// message "one"
 	// message "two"
 	// disconnected, peer closed: true
-	// serve: context canceled
+	// serve: a normal stop: simplesockets: server closed: context canceled
 }
 
 // exampleUpperPeer is the client of ExampleServer.

@@ -167,8 +167,8 @@ func TestChannelsClosedAfterServe(t *testing.T) {
 			}
 			select {
 			case err := <-served:
-				if !errors.Is(err, wantErr) {
-					t.Fatalf("Serve returned %v, want %v", err, wantErr)
+				if !errors.Is(err, wantErr) || !errors.Is(err, ss.ErrServerClosed) {
+					t.Fatalf("Serve returned %v, want %v and ErrServerClosed", err, wantErr)
 				}
 			case <-time.After(wait):
 				t.Fatal("Serve did not return")
@@ -294,9 +294,10 @@ func TestOnlyMessagesReader(t *testing.T) {
 }
 
 // Guarantee 6: cancelling the context stops everything within a bounded
-// time, even with connections blocked delivering to a full Messages channel.
+// time (ShutdownTimeout, then a hard close), even with connections blocked
+// delivering to a full Messages channel.
 func TestCancelStopsEverything(t *testing.T) {
-	srv, err := ss.NewServer(ss.ServerConfig{Addr: "127.0.0.1:0", Options: ss.Options{MessageBuffer: 1}})
+	srv, err := ss.NewServer(ss.ServerConfig{Addr: "127.0.0.1:0", ShutdownTimeout: 300 * time.Millisecond, Options: ss.Options{MessageBuffer: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,11 +323,11 @@ func TestCancelStopsEverything(t *testing.T) {
 	cancel()
 	select {
 	case err := <-served:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Serve: %v", err)
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, ss.ErrServerClosed) {
+			t.Fatalf("Serve: %v, want ErrServerClosed and context.Canceled", err)
 		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Serve did not return within 2s of cancel")
+	case <-time.After(3 * time.Second):
+		t.Fatal("Serve did not return within 3s of cancel (ShutdownTimeout 300ms)")
 	}
 	t.Logf("stopped in %v; discarded %d messages", time.Since(start), srv.Stats().MessagesDiscarded)
 	for range srv.Messages() {

@@ -51,8 +51,11 @@ type Options struct {
 
 	// MaxQueuedBytes bounds the bytes queued for sending on one connection
 	// (encoded frames not yet written to the socket). When a Send would go
-	// over it, Send follows SendPolicy. A single message larger than the
-	// limit is still accepted when the queue is empty. If zero,
+	// over it, Send follows SendPolicy. While the queue holds half of it or
+	// more, the connection does not read (a peer that does not read its
+	// replies is not handed to the application for more), and under
+	// SendQueueDisconnect it is judged there too. A single message larger
+	// than the limit is still accepted when the queue is empty. If zero,
 	// DefaultMaxQueuedBytes (4 MiB); a negative value means no limit (the
 	// queue grows with whatever the application sends).
 	MaxQueuedBytes int
@@ -69,9 +72,9 @@ type Options struct {
 	// means that no write moved a byte and, on Linux, that the socket's own
 	// send buffer did not shrink either (a peer that reads slowly frees it
 	// a little at a time, while the kernel lets the writer in only once a
-	// good part is free). It is about the longest such a Send waits for a
-	// peer that does not read. If zero, DefaultStallTimeout (100ms); it
-	// must not be negative.
+	// good part is free). It is also about the longest a Send waits for a
+	// peer that does not read. If zero, DefaultStallTimeout (100ms); it must
+	// not be negative.
 	StallTimeout time.Duration
 
 	// IdleTimeout ends a connection (ErrIdleTimeout) on which nothing was

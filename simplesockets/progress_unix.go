@@ -28,6 +28,9 @@ func (p *progressConn) rawWrite(b []byte) (int, error) {
 			switch {
 			case e == syscall.EINTR:
 			case e == syscall.EAGAIN:
+				if c := p.c; c != nil {
+					c.noteFull()
+				}
 				return false
 			case e != nil:
 				werr = os.NewSyscallError("write", e)

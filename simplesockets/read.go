@@ -50,6 +50,11 @@ func (c *Conn) readLoop() error {
 		if err := r.prepare(); err != nil {
 			return err
 		}
+		if c.full.Load() { // the writer waits for a full socket: perhaps a peer that does not read
+			if err := c.waitOutbound(); err != nil {
+				return err
+			}
+		}
 		n, err := c.nc.Read(r.buf[r.end:])
 		c.h.st.reads.Add(1)
 		if err := r.process(n, err); err != nil {

@@ -59,9 +59,19 @@ type ServerConfig struct {
 	// MaxByteLimit.
 	MaxTotalPendingBytes int
 
+	// ShutdownTimeout bounds the graceful stop that the end of Serve's (or
+	// ListenAndServe's) context starts: stop accepting, deliver what was
+	// read, write what is queued; after it, whatever remains is closed at
+	// once. If zero, DefaultShutdownTimeout (5s); a negative value closes at
+	// once, with no grace. Shutdown takes its own context instead.
+	ShutdownTimeout time.Duration
+
 	// Options are the per-connection settings shared with Client.
 	Options
 }
+
+// DefaultShutdownTimeout is ServerConfig.ShutdownTimeout's default.
+const DefaultShutdownTimeout = 5 * time.Second
 
 // DefaultMaxTotalPendingBytes is ServerConfig.MaxTotalPendingBytes's
 // default.
@@ -186,9 +196,10 @@ func (s *Server) Listen() error {
 }
 
 // ListenAndServe listens on the configured address (unless Listen was
-// called already) and serves until ctx ends, Shutdown or Close is called, or
-// the listener fails. It returns ErrServerClosed after Shutdown or Close,
-// context.Cause(ctx) when ctx ended, and the error otherwise.
+// called already) and serves until ctx ends (then it stops gracefully, for
+// at most ShutdownTimeout), Shutdown or Close is called, or the listener
+// fails. Every normal stop returns an error matching ErrServerClosed (see
+// Serve); a failure returns the error.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	s.mu.Lock()
 	have := s.ln != nil
@@ -220,10 +231,16 @@ func (s *Server) Addr() net.Addr {
 // by Listen) until ctx ends, Shutdown or Close is called, or Accept fails
 // with a permanent error. The Server takes ownership of ln and closes it.
 //
+// When ctx ends, the server stops gracefully, as Shutdown does, for at most
+// ShutdownTimeout; then it closes what remains.
+//
 // When Serve returns, every goroutine of the server has ended, every
 // connection has produced its Disconnect and the four channels are closed.
-// It returns ErrServerClosed after Shutdown or Close, context.Cause(ctx) if
-// ctx ended, and the accept error otherwise. A Server serves once.
+// Every normal stop returns an error matching ErrServerClosed: after
+// Shutdown or Close, ErrServerClosed itself; when ctx ended, an error that
+// also matches context.Cause(ctx). A failing listener returns the accept
+// error. A Server serves once: a second Serve returns ErrAlreadyStarted
+// while the first runs and ErrServerClosed after it.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	switch {
@@ -236,7 +253,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return ErrServerClosed
 	case s.serving:
 		s.mu.Unlock()
-		return ErrAlreadyStarted
+		select {
+		case <-s.served:
+			return ErrServerClosed
+		default:
+			return ErrAlreadyStarted
+		}
 	case ln == nil && s.ln == nil:
 		s.mu.Unlock()
 		return fmt.Errorf("simplesockets: Serve with a nil listener before Listen")
@@ -249,7 +271,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.ln = ln
 	s.serving = true
-	sctx, cancel := context.WithCancelCause(ctx)
+	// ctx's end does not cancel the serving context directly: it starts a
+	// graceful stop (below), which cancels it when done.
+	sctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.mu.Unlock()
 
@@ -261,21 +285,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.killAll(ErrServerClosed)
 		return nil
 	})
+	g.Go(func() error {
+		select {
+		case <-ctx.Done():
+			t := cmp0(s.cfg.ShutdownTimeout, DefaultShutdownTimeout)
+			grace, stop := context.WithTimeout(context.Background(), max(t, 0))
+			s.drain(grace)
+			stop()
+		case <-gctx.Done():
+		}
+		return nil
+	})
 	err := g.Wait()
 	cancel(nil)
 	s.h.closeChannels()
 	close(s.served)
 
-	s.mu.Lock()
-	closing := s.closing
-	s.mu.Unlock()
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case closing:
-		return ErrServerClosed
 	}
-	return context.Cause(ctx)
+	if ctx.Err() != nil {
+		return because(ErrServerClosed, context.Cause(ctx))
+	}
+	return ErrServerClosed
 }
 
 func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Listener) error {
@@ -454,6 +486,18 @@ func (s *Server) killAll(reason error) {
 // ctx's error. Shutdown never waits for a peer longer than ctx allows.
 // Serve returns ErrServerClosed. Calling Shutdown again is harmless.
 func (s *Server) Shutdown(ctx context.Context) error {
+	err, serving := s.drain(ctx)
+	if serving {
+		<-s.served
+	}
+	return err
+}
+
+// drain is Shutdown but for waiting for Serve to return: it stops
+// accepting, drains the connections until they have ended or ctx ends, and
+// then ends serving (which closes what remains). serving says whether Serve
+// had started.
+func (s *Server) drain(ctx context.Context) (err error, serving bool) {
 	s.mu.Lock()
 	s.closing = true
 	if !s.serving {
@@ -463,7 +507,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			ln.Close()
 		}
 		s.h.closeChannels()
-		return nil
+		return nil, false
 	}
 	if s.ln != nil {
 		s.ln.Close()
@@ -485,13 +529,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-drained:
 		case <-s.served:
 		case <-ctx.Done():
-			s.Close()
-			return ctx.Err()
+			err = ctx.Err()
 		}
 	}
-	s.cancel(ErrServerClosed)
-	<-s.served
-	return nil
+	s.cancel(ErrServerClosed) // closes what remains
+	return err, true
 }
 
 // Close closes the listener and every connection at once, without flushing

@@ -18,10 +18,12 @@ import (
 //
 // Flow control (Send, waitRoomLocked): Send waits for room when the queue
 // holds MaxQueuedBytes. Under SendQueueBlock it waits until there is room;
-// under the other policies only while the socket accepts bytes: if the
+// under the other policies only while the socket accepts bytes: when the
 // writer's current write has moved nothing for StallTimeout, the peer is
 // not reading, and Send gives up (SendQueueFail) or cuts it off
-// (SendQueueDisconnect, ErrSlowConsumer). Progress is recorded after every
+// (SendQueueDisconnect, ErrSlowConsumer). A connection whose queue holds
+// half the limit also stops reading (waitOutbound), so a peer that does not
+// read its replies is not handed to the application's Send at all. Progress is recorded after every
 // system call that moves bytes (progress.go).
 
 // writeChunk is the most bytes the writer hands the socket at once: Sends
@@ -38,9 +40,14 @@ const keepWriteBuf = 64 << 10
 // The buffers never leave the package.
 var bigWriteBufs sync.Pool // of *[]byte
 
-// growWriteBuf returns b with room for need more bytes.
-func growWriteBuf(b []byte, need int) []byte {
-	size := max(2*cap(b), len(b)+need, 1<<10)
+// growWriteBuf returns b with room for need more bytes, growing it by
+// doubling but not past limit (if positive) unless one message needs it.
+func growWriteBuf(b []byte, need, limit int) []byte {
+	size := max(2*cap(b), 1<<10)
+	if limit > 0 {
+		size = min(size, limit)
+	}
+	size = max(size, len(b)+need)
 	var nb []byte
 	if size > keepWriteBuf {
 		if p, ok := bigWriteBufs.Get().(*[]byte); ok && cap(*p) >= size {
@@ -80,7 +87,7 @@ func (c *Conn) send(data []byte) error {
 		need = o.sz.encodedLen(len(data))
 	}
 	if cap(c.wq)-n < need {
-		c.wq = growWriteBuf(c.wq, need)
+		c.wq = growWriteBuf(c.wq, need, o.maxQueued)
 	}
 	buf, err := o.Framing.AppendFrame(c.wq, data)
 	if err != nil {
@@ -148,26 +155,84 @@ func (c *Conn) waitRoomLocked(n int) (err error, cut bool) {
 // stalledForLocked returns how long the writer's current write has moved
 // nothing, 0 if it is not writing. Where the system tells how many bytes
 // wait in the socket's send queue (Linux), a queue that shrank since the
-// last look is progress too: the peer is reading, and the kernel lets the
-// writer in again only once a good part of the buffer is free, which can
-// take longer than StallTimeout for a peer that reads slowly but steadily.
-// The stall is then counted from the first look. c.mu must be held.
+// writer found the socket full is progress too: the peer is reading, and
+// the kernel lets the writer in again only once a good part of the buffer
+// is free, which can take longer than StallTimeout for a peer that reads
+// slowly but steadily. c.mu must be held.
 func (c *Conn) stalledForLocked() time.Duration {
 	since := c.busySince.Load()
 	if since == 0 {
 		return 0
 	}
-	idle := time.Since(time.Unix(0, since))
-	q, ok := c.pc.outq()
-	if !ok || c.outqStamp == since && q >= c.outqSeen {
-		return idle // no way to tell, or the queue has not shrunk since the last look
+	if c.stallStamp.Load() == since {
+		if q, ok := c.pc.outq(); ok && q < int(c.stallOutq.Load()) {
+			now := time.Now().UnixNano()
+			if c.busySince.CompareAndSwap(since, now) {
+				c.stallOutq.Store(int64(q))
+				c.stallStamp.Store(now)
+			}
+			return 0
+		}
 	}
-	// The first look at this stall, or the queue shrank since the last one:
-	// count from now.
-	now := time.Now().UnixNano()
-	c.busySince.CompareAndSwap(since, now)
-	c.outqSeen, c.outqStamp = q, now
-	return 0
+	return time.Since(time.Unix(0, since))
+}
+
+// noteFull is called by the writer when the socket takes nothing more:
+// once per stall, it notes the socket's send queue (stalledForLocked).
+func (c *Conn) noteFull() {
+	if !c.full.Load() {
+		c.full.Store(true)
+	}
+	since := c.busySince.Load()
+	if c.stallStamp.Load() == since {
+		return
+	}
+	if q, ok := c.pc.outq(); ok {
+		c.stallOutq.Store(int64(q))
+		c.stallStamp.Store(since)
+	}
+}
+
+// waitOutbound holds the reader while the connection's send queue holds
+// half of MaxQueuedBytes or more: a peer that does not read what it is sent
+// has its next requests left unread too (TCP backpressure end to end), so
+// the application is not handed messages whose replies could only pile up.
+// If the socket accepts nothing for StallTimeout meanwhile, the peer is a
+// slow consumer, judged here rather than in the application's Send (under
+// SendQueueDisconnect; the other policies leave it to Send and
+// WriteTimeout). It returns the error that ends the read loop.
+func (c *Conn) waitOutbound() (err error) {
+	o := &c.h.opts
+	if o.maxQueued < 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer func() {
+		c.mu.Unlock()
+		if err != nil {
+			c.closeHard() // unblocks the writer
+		}
+	}()
+	for len(c.wq)+c.inflight >= o.maxQueued/2 && c.sendErr == nil && !c.draining.Load() {
+		var wake *time.Timer
+		if o.policy == SendQueueDisconnect {
+			idle := c.stalledForLocked()
+			if idle >= o.StallTimeout {
+				err := fmt.Errorf("%w: %d bytes queued, none written for %v", ErrSlowConsumer, len(c.wq)+c.inflight, idle.Round(time.Millisecond))
+				c.h.st.slowConsumers.Add(1)
+				c.killLocked(err)
+				return err
+			}
+			wake = time.AfterFunc(o.StallTimeout-idle, c.broadcastRoom)
+		}
+		c.waiters++
+		c.room.Wait()
+		c.waiters--
+		if wake != nil {
+			wake.Stop()
+		}
+	}
+	return nil
 }
 
 func (c *Conn) broadcastRoom() {
@@ -232,8 +297,14 @@ func (c *Conn) writeAll(buf []byte) error {
 	for off := 0; off < len(buf); {
 		chunk := buf[off:min(len(buf), off+writeChunk)]
 		c.progress(time.Now()) // the write begins: nothing moved yet, but nothing is late
+		if !rawWrites {
+			c.full.Store(true) // (no EAGAIN to tell: any write may be a full socket)
+		}
 		n, err := w.Write(chunk)
 		c.busySince.Store(0)
+		if c.full.Load() {
+			c.full.Store(false)
+		}
 		off += n
 		c.h.st.writes.Add(1)
 		c.h.st.bytesOut.Add(uint64(n))
