@@ -36,6 +36,12 @@ const flowWait = 10 * time.Second
 // server and waits for Serve.
 func flowServe(t *testing.T, cfg ss.ServerConfig) (*ss.Server, string) {
 	t.Helper()
+	return serveWait(t, cfg, flowWait)
+}
+
+// serveWait is flowServe with the cleanup's wait for Serve as a parameter.
+func serveWait(t *testing.T, cfg ss.ServerConfig, wait time.Duration) (*ss.Server, string) {
+	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
 	srv, err := ss.NewServer(cfg)
 	if err != nil {
@@ -53,7 +59,7 @@ func flowServe(t *testing.T, cfg ss.ServerConfig) (*ss.Server, string) {
 		srv.Close()
 		select {
 		case <-done:
-		case <-time.After(flowWait):
+		case <-time.After(wait):
 			t.Error("Serve did not return after Close")
 		}
 	})
@@ -177,7 +183,10 @@ func (f *flowDiscs) wait(key string, d time.Duration) (error, bool) {
 // back on its connection, Disconnects are recorded. Its cleanup cancels the
 // loop and closes the server (which unblocks a Send the loop may be stuck
 // in), then waits for the loop.
-func flowEcho(t *testing.T, srv *ss.Server) *flowDiscs {
+func flowEcho(t *testing.T, srv *ss.Server) *flowDiscs { return echoLoop(t, srv, flowWait) }
+
+// echoLoop is flowEcho with the cleanup's wait for the loop as a parameter.
+func echoLoop(t *testing.T, srv *ss.Server, wait time.Duration) *flowDiscs {
 	discs := &flowDiscs{reasons: make(map[string]error), changed: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -214,7 +223,7 @@ func flowEcho(t *testing.T, srv *ss.Server) *flowDiscs {
 		srv.Close()
 		select {
 		case <-done:
-		case <-time.After(flowWait):
+		case <-time.After(wait):
 			t.Error("the echo loop did not end after Close")
 		}
 	})

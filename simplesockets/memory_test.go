@@ -106,7 +106,7 @@ func TestMemoryFormulaHolds(t *testing.T) {
 	// The server, its echo loop and the test's goroutines. Cleanups run in
 	// reverse: the group closes the client sockets, then the echo loop and
 	// the server are closed and waited for (memWait each).
-	srv, err := ss.NewServer(ss.ServerConfig{
+	srv, addr := serveWait(t, ss.ServerConfig{
 		Addr:                 "127.0.0.1:0",
 		MaxConnections:       maxConns,
 		MaxTotalPendingBytes: maxTotal,
@@ -115,28 +115,8 @@ func TestMemoryFormulaHolds(t *testing.T) {
 			MaxQueuedBytes:  maxQueued,
 			MaxPendingBytes: maxPending,
 		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(context.Background(), nil)
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		select {
-		case <-served:
-		case <-time.After(memWait):
-			t.Error("Serve did not return after Close")
-		}
-	})
-	discs := memEcho(t, srv)
-	addr := srv.Addr().String()
+	}, memWait)
+	discs := echoLoop(t, srv, memWait)
 	g := newFlowGroup(t)
 
 	// Peak HeapInuse (and, for the report, HeapInuse+StackInuse and the live
@@ -337,55 +317,6 @@ func TestMemoryFormulaHolds(t *testing.T) {
 	for _, e := range floodErrs {
 		t.Error(e)
 	}
-}
-
-// memEcho runs the README's select loop on srv: every message is sent back
-// on its connection (without Release), Connects and Errors are drained,
-// Disconnects recorded by the peer's address. Its cleanup cancels the loop
-// and closes the server (which unblocks a Send the loop may be stuck in),
-// then waits up to memWait for the loop.
-func memEcho(t *testing.T, srv *ss.Server) *flowDiscs {
-	discs := &flowDiscs{reasons: make(map[string]error), changed: make(chan struct{})}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	connects, disconnects, messages, errs := srv.Connects(), srv.Disconnects(), srv.Messages(), srv.Errors()
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case _, ok := <-connects:
-				if !ok {
-					return
-				}
-			case d, ok := <-disconnects:
-				if !ok {
-					return
-				}
-				discs.add(d)
-			case m, ok := <-messages:
-				if !ok {
-					return
-				}
-				_ = m.Conn.Send(m.Data)
-			case _, ok := <-errs:
-				if !ok {
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		srv.Close()
-		select {
-		case <-done:
-		case <-time.After(memWait):
-			t.Error("the echo loop did not end after Close")
-		}
-	})
-	return discs
 }
 
 // sinceStart is the time since the UnixNano in started, negative before

@@ -30,21 +30,7 @@ func TestSteadySlowReaderKeptUnix(t *testing.T) {
 	}
 	defer nc.Close()
 	const msg, msgs = 32 << 10, 64 // 2 MiB
-	got := make(chan int, 1)
-	go func() {
-		n := 0
-		buf := make([]byte, 16<<10)
-		nc.SetReadDeadline(time.Now().Add(15 * time.Second))
-		for n < msg*msgs {
-			time.Sleep(20 * time.Millisecond)
-			k, err := io.ReadFull(nc, buf)
-			n += k
-			if err != nil {
-				break
-			}
-		}
-		got <- n
-	}()
+	got := paceRead(nc, msg*msgs, 20*time.Millisecond)
 	c := recv(t, connects, "connect")
 	for i := range msgs {
 		if err := c.Send(make([]byte, msg)); err != nil {
@@ -169,21 +155,7 @@ func TestSteadySlowReaderKeptTCP(t *testing.T) {
 	defer nc.Close()
 	nc.(*net.TCPConn).SetReadBuffer(32 << 10)
 	const msg, msgs = 32 << 10, 256 // 8 MiB
-	got := make(chan int, 1)
-	go func() {
-		n := 0
-		buf := make([]byte, 16<<10)
-		nc.SetReadDeadline(time.Now().Add(15 * time.Second))
-		for n < msg*msgs {
-			time.Sleep(8 * time.Millisecond) // 2 MB/s
-			k, err := io.ReadFull(nc, buf)
-			n += k
-			if err != nil {
-				break
-			}
-		}
-		got <- n
-	}()
+	got := paceRead(nc, msg*msgs, 8*time.Millisecond)
 	c := recv(t, connects, "connect")
 	for i := range msgs {
 		if err := c.Send(make([]byte, msg)); err != nil {
@@ -194,4 +166,25 @@ func TestSteadySlowReaderKeptTCP(t *testing.T) {
 	if n := <-got; n != msg*msgs {
 		t.Errorf("the steady reader got %d of %d bytes", n, msg*msgs)
 	}
+}
+
+// paceRead reads total bytes from nc, 16 KiB every pace (the sleeps pace
+// the reader: they are not synchronization), and sends how many it got.
+func paceRead(nc net.Conn, total int, pace time.Duration) <-chan int {
+	got := make(chan int, 1)
+	go func() {
+		n := 0
+		buf := make([]byte, 16<<10)
+		nc.SetReadDeadline(time.Now().Add(15 * time.Second))
+		for n < total {
+			time.Sleep(pace)
+			k, err := io.ReadFull(nc, buf)
+			n += k
+			if err != nil {
+				break
+			}
+		}
+		got <- n
+	}()
+	return got
 }

@@ -136,10 +136,7 @@ func (c *Conn) waitRoomLocked(n int) (err error, cut bool) {
 				if o.policy == SendQueueFail {
 					return fmt.Errorf("%w: %d bytes queued, none written for %v", ErrSendQueueFull, queued, idle.Round(time.Millisecond)), false
 				}
-				err := fmt.Errorf("%w: %d bytes queued, none written for %v", ErrSlowConsumer, queued, idle.Round(time.Millisecond))
-				c.h.st.slowConsumers.Add(1)
-				c.killLocked(err)
-				return err, true
+				return c.slowConsumerLocked(queued, idle), true
 			}
 			wake = time.AfterFunc(o.StallTimeout-idle, c.broadcastRoom)
 		}
@@ -218,10 +215,7 @@ func (c *Conn) waitOutbound() (err error) {
 		if o.policy == SendQueueDisconnect {
 			idle := c.stalledForLocked()
 			if idle >= o.StallTimeout {
-				err := fmt.Errorf("%w: %d bytes queued, none written for %v", ErrSlowConsumer, len(c.wq)+c.inflight, idle.Round(time.Millisecond))
-				c.h.st.slowConsumers.Add(1)
-				c.killLocked(err)
-				return err
+				return c.slowConsumerLocked(len(c.wq)+c.inflight, idle)
 			}
 			wake = time.AfterFunc(o.StallTimeout-idle, c.broadcastRoom)
 		}
@@ -233,6 +227,15 @@ func (c *Conn) waitOutbound() (err error) {
 		}
 	}
 	return nil
+}
+
+// slowConsumerLocked ends the connection as a slow consumer and returns
+// the reason; the caller closes the socket once c.mu is released.
+func (c *Conn) slowConsumerLocked(queued int, idle time.Duration) error {
+	err := fmt.Errorf("%w: %d bytes queued, none written for %v", ErrSlowConsumer, queued, idle.Round(time.Millisecond))
+	c.h.st.slowConsumers.Add(1)
+	c.killLocked(err)
+	return err
 }
 
 func (c *Conn) broadcastRoom() {
