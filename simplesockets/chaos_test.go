@@ -231,7 +231,7 @@ func TestChaos(t *testing.T) {
 	<-loopDone
 	elapsed := time.Since(start)
 
-	allowed := []error{ss.ErrPeerClosed, ss.ErrConnReset, ss.ErrServerClosed, ss.ErrSendQueueFull, ss.ErrWriteTimeout}
+	allowed := []error{ss.ErrPeerClosed, ss.ErrConnReset, ss.ErrServerClosed, ss.ErrSlowConsumer, ss.ErrWriteTimeout}
 	reasons := map[string]int{}
 	for id, l := range logs {
 		if l.connects != 1 || l.disconnects != 1 {

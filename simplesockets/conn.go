@@ -41,6 +41,7 @@ type Conn struct {
 	writerIdle bool      // the writer waits for a kick
 	wstop      bool      // finish: the writer drains the queue and ends
 	killed     bool      // kill was called: queued data is dropped
+	held       bool      // the reader waits for the queue to drain (waitOutbound)
 	refused    bool      // ended before Connects (handshake, OnConnect)
 	sendErr    error     // non-nil: Send refuses with this
 	reason     error     // why the connection ends (first one wins)

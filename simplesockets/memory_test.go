@@ -73,7 +73,7 @@ func TestMemoryFormulaHolds(t *testing.T) {
 		Q     = max(maxQueued, F)
 		T     = max(maxTotal, F)
 		N     = maxConns
-		conn1 = R + 4*F2 + 4*Q + perConnK
+		conn1 = R + 4*F2 + 6*Q + perConnK
 		bound = uint64(N*conn1 + T)
 	)
 	if F != maxPayload+4 {
@@ -291,7 +291,7 @@ func TestMemoryFormulaHolds(t *testing.T) {
 		minCount = min(minCount, pingCounts[i])
 		worst = max(worst, pingMax[i])
 	}
-	t.Logf("bound: N=%d × (R + 4F + 4Q + 32 KiB) + T with R=%d F=%d Q=%d T=%d = %d × %d + %d = %d bytes (%.2f MiB)",
+	t.Logf("bound: N=%d × (R + 4F + 6Q + 32 KiB) + T with R=%d F=%d Q=%d T=%d = %d × %d + %d = %d bytes (%.2f MiB)",
 		N, R, F2, Q, T, N, conn1, T, bound, mib(bound))
 	t.Logf("HeapInuse: baseline %.2f MiB, peak %.2f MiB, peak - baseline %.2f MiB (%.0f%% of the bound)",
 		mib(base.HeapInuse), mib(peakHeap), mib(heapGrowth), 100*float64(heapGrowth)/float64(bound))

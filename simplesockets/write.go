@@ -22,8 +22,10 @@ import (
 // writer's current write has moved nothing for StallTimeout, the peer is
 // not reading, and Send gives up (SendQueueFail) or cuts it off
 // (SendQueueDisconnect, ErrSlowConsumer). A connection whose queue holds
-// half the limit also stops reading (waitOutbound), so a peer that does not
-// read its replies is not handed to the application's Send at all. Progress is recorded after every
+// half the limit while its socket is full also stops reading (waitOutbound,
+// "held"), so a peer that does not read its replies sends the application
+// nothing more; what the application still sends it may then go up to twice
+// the limit without waiting. Progress is recorded after every
 // system call that moves bytes (progress.go).
 
 // writeChunk is the most bytes the writer hands the socket at once: Sends
@@ -87,7 +89,7 @@ func (c *Conn) send(data []byte) error {
 		need = o.sz.encodedLen(len(data))
 	}
 	if cap(c.wq)-n < need {
-		c.wq = growWriteBuf(c.wq, need, o.maxQueued)
+		c.wq = growWriteBuf(c.wq, need, 2*o.maxQueued)
 	}
 	buf, err := o.Framing.AppendFrame(c.wq, data)
 	if err != nil {
@@ -127,6 +129,13 @@ func (c *Conn) waitRoomLocked(n int) (err error, cut bool) {
 		}
 		queued := len(c.wq) + c.inflight
 		if o.maxQueued < 0 || queued == 0 || queued+n <= o.maxQueued {
+			return nil, false
+		}
+		if c.held && o.policy != SendQueueBlock && queued+n <= 2*o.maxQueued {
+			// The connection's reader is held (waitOutbound): its peer sends
+			// nothing more meanwhile, so what the application still answers
+			// to it is bounded; queue it without waiting, up to twice the
+			// limit.
 			return nil, false
 		}
 		var wake *time.Timer
@@ -210,7 +219,9 @@ func (c *Conn) waitOutbound() (err error) {
 			c.closeHard() // unblocks the writer
 		}
 	}()
+	defer func() { c.held = false }()
 	for len(c.wq)+c.inflight >= o.maxQueued/2 && c.sendErr == nil && !c.draining.Load() {
+		c.held = true
 		var wake *time.Timer
 		if o.policy == SendQueueDisconnect {
 			idle := c.stalledForLocked()
