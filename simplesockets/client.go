@@ -291,7 +291,10 @@ func (c *Client) Reconnect(ctx context.Context) error {
 }
 
 // Send queues data on the current connection (see Conn.Send). It returns
-// ErrNotConnected if there is none, ErrClosed after Close.
+// ErrClosed after Close, and ErrNotConnected when the Client has no open
+// connection: before Connect, and once the connection has ended (then the
+// error also matches ErrClosed and wraps why it ended), for instance while
+// automatic reconnection is under way.
 func (c *Client) Send(data []byte) error {
 	c.mu.Lock()
 	conn, closed := c.conn, c.closed
@@ -304,7 +307,11 @@ func (c *Client) Send(data []byte) error {
 		c.h.st.sendErrors.Add(1)
 		return ErrNotConnected
 	}
-	return conn.Send(data)
+	err := conn.Send(data)
+	if errors.Is(err, ErrClosed) && !conn.live.Load() {
+		return because(ErrNotConnected, err)
+	}
+	return err
 }
 
 // Conn returns the current (or last) connection, or nil before the first

@@ -41,7 +41,6 @@ type Conn struct {
 	writerIdle bool      // the writer waits for a kick
 	wstop      bool      // finish: the writer drains the queue and ends
 	killed     bool      // kill was called: queued data is dropped
-	held       bool      // the reader waits for the queue to drain (waitOutbound)
 	refused    bool      // ended before Connects (handshake, OnConnect)
 	sendErr    error     // non-nil: Send refuses with this
 	reason     error     // why the connection ends (first one wins)
@@ -64,8 +63,9 @@ type Conn struct {
 
 	deadlineSet time.Time // when the writer last moved the write deadline (writer only)
 
-	draining atomic.Bool // stop reading; set with a past read deadline
-	live     atomic.Bool // produced on Connects and not yet ended
+	value    atomic.Pointer[any] // SetValue's
+	draining atomic.Bool         // stop reading; set with a past read deadline
+	live     atomic.Bool         // produced on Connects and not yet ended
 
 	pending int // bytes of this connection's messages in the Messages channel (under h.in.mu)
 	// busySince is when the writer's current write began or last moved
@@ -98,6 +98,19 @@ func newConn(h *hub, parent context.Context, nc net.Conn, pc *progressConn, onEn
 	_, isTLS := nc.(*tls.Conn)
 	c.plain = !isTLS
 	return c
+}
+
+// SetValue stores v as the application's own value for this connection
+// (its per-connection state: a user, a room, a session), replacing what was
+// there. Value returns it. Both are safe for concurrent use.
+func (c *Conn) SetValue(v any) { c.value.Store(&v) }
+
+// Value returns the value last stored by SetValue, or nil.
+func (c *Conn) Value() any {
+	if p := c.value.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // ID is a number unique among the connections of one Server or Client,

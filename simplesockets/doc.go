@@ -80,9 +80,14 @@
 //     limit to a peer that reads is delivered in full. A peer whose socket
 //     accepts nothing for StallTimeout (100ms) while its queue is full (no
 //     byte written and, on Linux, the socket's send buffer not shrinking
-//     either) is a slow consumer: by default on a Server ([SendQueueDisconnect]) it is
-//     disconnected with [ErrSlowConsumer] and counted in
-//     Stats.SlowConsumers. A Client blocks by default ([SendQueueBlock]).
+//     either) is a slow consumer: by default on a Server
+//     ([SendQueueDisconnect]) it is disconnected with [ErrSlowConsumer]
+//     and counted in Stats.SlowConsumers. While its socket is full, Send
+//     queues up to twice the limit without waiting, and a connection whose
+//     queue holds half the limit stops reading, so a peer that does not
+//     read its replies sends the application nothing more: the application
+//     waits at most StallTimeout, once, for a peer that stops reading what
+//     it is sent. A Client blocks by default ([SendQueueBlock]).
 //   - WriteTimeout (30s) means no progress: every write that moves bytes
 //     restarts it, so a peer that keeps reading, however slowly, is never
 //     cut by it.

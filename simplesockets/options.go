@@ -51,12 +51,14 @@ type Options struct {
 
 	// MaxQueuedBytes bounds the bytes queued for sending on one connection
 	// (encoded frames not yet written to the socket). When a Send would go
-	// over it, Send follows SendPolicy. While the queue holds half of it or
-	// more and the socket is full, the connection does not read (a peer
-	// that does not read its replies sends the application nothing more),
-	// and what the application still sends it may go up to twice the limit
-	// without waiting. A single message larger than the limit is still
-	// accepted when the queue is empty. If zero,
+	// over it, Send follows SendPolicy; but while the socket is full
+	// (whether its peer reads slowly or not at all is being judged), Send
+	// queues up to twice the limit without waiting, under the policies
+	// other than SendQueueBlock. While the queue holds half the limit or
+	// more and the socket is full, the connection does not read: a peer
+	// that does not read its replies sends the application nothing more. A
+	// single message larger than the limit is still accepted when the
+	// queue is empty. If zero,
 	// DefaultMaxQueuedBytes (4 MiB); a negative value means no limit (the
 	// queue grows with whatever the application sends).
 	MaxQueuedBytes int

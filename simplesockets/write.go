@@ -21,11 +21,10 @@ import (
 // under the other policies only while the socket accepts bytes: when the
 // writer's current write has moved nothing for StallTimeout, the peer is
 // not reading, and Send gives up (SendQueueFail) or cuts it off
-// (SendQueueDisconnect, ErrSlowConsumer). A connection whose queue holds
-// half the limit while its socket is full also stops reading (waitOutbound,
-// "held"), so a peer that does not read its replies sends the application
-// nothing more; what the application still sends it may then go up to twice
-// the limit without waiting. Progress is recorded after every
+// (SendQueueDisconnect, ErrSlowConsumer). While the socket is full, Send
+// queues up to twice the limit without waiting, and a connection whose
+// queue holds half the limit stops reading (waitOutbound), so a peer that
+// does not read its replies sends the application nothing more. Progress is recorded after every
 // system call that moves bytes (progress.go).
 
 // writeChunk is the most bytes the writer hands the socket at once: Sends
@@ -131,11 +130,12 @@ func (c *Conn) waitRoomLocked(n int) (err error, cut bool) {
 		if o.maxQueued < 0 || queued == 0 || queued+n <= o.maxQueued {
 			return nil, false
 		}
-		if c.held && o.policy != SendQueueBlock && queued+n <= 2*o.maxQueued {
-			// The connection's reader is held (waitOutbound): its peer sends
-			// nothing more meanwhile, so what the application still answers
-			// to it is bounded; queue it without waiting, up to twice the
-			// limit.
+		if o.policy != SendQueueBlock && c.full.Load() && queued+n <= 2*o.maxQueued {
+			// The socket is full: whether its peer reads slowly or not at
+			// all is being judged, and its reader stops reading from half
+			// the limit (waitOutbound), so what the application still
+			// sends it meanwhile is bounded; queue it without waiting, up
+			// to twice the limit.
 			return nil, false
 		}
 		var wake *time.Timer
@@ -219,9 +219,7 @@ func (c *Conn) waitOutbound() (err error) {
 			c.closeHard() // unblocks the writer
 		}
 	}()
-	defer func() { c.held = false }()
 	for len(c.wq)+c.inflight >= o.maxQueued/2 && c.sendErr == nil && !c.draining.Load() {
-		c.held = true
 		var wake *time.Timer
 		if o.policy == SendQueueDisconnect {
 			idle := c.stalledForLocked()

@@ -1,0 +1,80 @@
+package simplesockets_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	ss "github.com/simplesockets/simplesockets-go/simplesockets"
+)
+
+// A Conn carries the application's own value, safely across goroutines.
+// (Programs used to keep a map[*Conn]state beside their loop.)
+func TestConnValue(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{})
+	connects := srv.Connects()
+	dialRaw(t, addr)
+	c := recv(t, connects, "connect")
+	if v := c.Value(); v != nil {
+		t.Fatalf("Value before SetValue: %v", v)
+	}
+	type session struct{ user string }
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.SetValue(&session{user: strings.Repeat("u", i+1)})
+			if _, ok := c.Value().(*session); !ok {
+				t.Errorf("Value: %T", c.Value())
+			}
+		}()
+	}
+	wg.Wait()
+	c.SetValue(nil)
+	if v := c.Value(); v != nil {
+		t.Fatalf("Value after SetValue(nil): %v", v)
+	}
+}
+
+// Client.Send after the connection ended says ErrNotConnected, as
+// documented, and still matches ErrClosed. (It used to be ErrClosed only:
+// code that buffers while reconnecting took the wrong branch.)
+func TestClientSendAfterEndIsNotConnected(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{})
+	connects := srv.Connects()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	cli, err := ss.Dial(ctx, ss.ClientConfig{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	disc := cli.Disconnects()
+	recv(t, connects, "connect").Close()
+	recv(t, disc, "client disconnect")
+	err = cli.Send([]byte("late"))
+	if !errors.Is(err, ss.ErrNotConnected) || !errors.Is(err, ss.ErrClosed) {
+		t.Fatalf("Send after the end: %v, want ErrNotConnected and ErrClosed", err)
+	}
+}
+
+// Stats has JSON field names, for a /debug endpoint.
+func TestStatsJSON(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{})
+	nc := dialRaw(t, addr)
+	nc.Write([]byte("x"))
+	recv(t, srv.Messages(), "message")
+	b, err := json.Marshal(srv.Stats())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{`"open":1`, `"bytes_in":1`, `"slow_consumers":0`, `"pending_bytes":`} {
+		if !strings.Contains(string(b), k) {
+			t.Errorf("Stats JSON %s lacks %s", b, k)
+		}
+	}
+}
