@@ -78,3 +78,21 @@ func TestStatsJSON(t *testing.T) {
 		}
 	}
 }
+
+// An error string names the package once. (A connection's failure used to
+// read "simplesockets: conn 2 ...: simplesockets: connection reset by
+// peer: ...".)
+func TestErrorsSayPackageOnce(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.LengthPrefixed(16)}})
+	errs := srv.Errors()
+	nc := dialRaw(t, addr)
+	nc.Write([]byte{0, 0, 1, 0}) // a 256-byte frame over the 16-byte limit
+	err := recv(t, errs, "error")
+	if n := strings.Count(err.Error(), "simplesockets:"); n != 1 {
+		t.Fatalf("%q names the package %d times", err, n)
+	}
+	var ce *ss.ConnError
+	if !errors.As(err, &ce) || !errors.Is(err, ss.ErrMessageTooLarge) {
+		t.Fatalf("%v: want a *ConnError matching ErrMessageTooLarge", err)
+	}
+}

@@ -3,6 +3,7 @@ package simplesockets
 import (
 	"errors"
 	"net"
+	"strings"
 )
 
 // Sentinel errors. Every error the package returns or reports matches one of
@@ -126,7 +127,13 @@ func (e *ConnError) Error() string {
 	if e.Conn != nil {
 		id = e.Conn.idString()
 	}
-	return "simplesockets: conn " + id + " " + addrString(e.Remote) + ": " + e.Err.Error()
+	return "simplesockets: conn " + id + " " + addrString(e.Remote) + ": " + unprefixed(e.Err)
+}
+
+// unprefixed is err's message without the package's "simplesockets: "
+// prefix, so that a message built around it says it once.
+func unprefixed(err error) string {
+	return strings.TrimPrefix(err.Error(), "simplesockets: ")
 }
 
 // Unwrap returns Err, so errors.Is and errors.As see through a ConnError.
@@ -143,7 +150,7 @@ func (e *reasonError) Error() string {
 	if e.cause == nil {
 		return e.reason.Error()
 	}
-	return e.reason.Error() + ": " + e.cause.Error()
+	return e.reason.Error() + ": " + unprefixed(e.cause)
 }
 
 func (e *reasonError) Unwrap() []error {
