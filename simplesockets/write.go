@@ -184,10 +184,13 @@ func (c *Conn) stalledForLocked() time.Duration {
 }
 
 // noteFull is called by the writer when the socket takes nothing more:
-// once per stall, it notes the socket's send queue (stalledForLocked).
+// it marks the socket full (waking Sends that wait for room, see
+// waitRoomLocked) and, once per stall, notes the socket's send queue
+// (stalledForLocked).
 func (c *Conn) noteFull() {
 	if !c.full.Load() {
 		c.full.Store(true)
+		c.broadcastRoom() // a Send waiting for room may now queue without waiting
 	}
 	since := c.busySince.Load()
 	if c.stallStamp.Load() == since {
