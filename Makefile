@@ -3,11 +3,22 @@ GO ?= go
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 20s
 
-.PHONY: test bench lint fuzz build interop
+.PHONY: test test-loaded bench lint fuzz build interop
 
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
+	@# The flood and memory tests at full size, which the race detector's cost per copied byte forbids.
+	$(GO) test -count=1 -timeout 2m -run 'TestFlowFloodersDoNotHurtPingers|TestMemoryFormulaHolds' ./simplesockets/
+
+# `make test` ten times while two busy loops compete for the two CPUs: the
+# check that no test is flaky on a loaded machine (about 10 minutes).
+test-loaded:
+	@sh -c 'while :; do :; done' & b1=$$!; sh -c 'while :; do :; done' & b2=$$!; \
+	ok=0; for i in 1 2 3 4 5 6 7 8 9 10; do \
+		if $(MAKE) -s test > /tmp/test-loaded.$$i.log 2>&1; then ok=$$((ok+1)); echo "run $$i: pass"; \
+		else echo "run $$i: FAIL (/tmp/test-loaded.$$i.log)"; fi; \
+	done; kill $$b1 $$b2; echo "$$ok of 10 passed"; test $$ok -eq 10
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...

@@ -77,6 +77,9 @@ type Conn struct {
 	// full is set while the writer waits for a full socket (readers check
 	// it before reading: waitOutbound).
 	full atomic.Bool
+	// over is set while the send queue holds half of MaxQueuedBytes or
+	// more (under mu; the reader checks it without: waitOutbound).
+	over atomic.Bool
 }
 
 // newConn makes the Conn of a socket; pc is the socket wrapped for

@@ -55,8 +55,8 @@ type Options struct {
 	// (whether its peer reads slowly or not at all is being judged), Send
 	// queues up to twice the limit without waiting, under the policies
 	// other than SendQueueBlock. While the queue holds half the limit or
-	// more and the socket is full, the connection does not read: a peer
-	// that does not read its replies sends the application nothing more. A
+	// more, the connection does not read: a peer that does not read its
+	// replies sends the application nothing more. A
 	// single message larger than the limit is still accepted when the
 	// queue is empty. If zero,
 	// DefaultMaxQueuedBytes (4 MiB); a negative value means no limit (the

@@ -50,7 +50,7 @@ func (c *Conn) readLoop() error {
 		if err := r.prepare(); err != nil {
 			return err
 		}
-		if c.full.Load() { // the writer waits for a full socket: perhaps a peer that does not read
+		if c.over.Load() { // half the send queue's limit is queued: perhaps a peer that does not read
 			if err := c.waitOutbound(); err != nil {
 				return err
 			}

@@ -24,7 +24,8 @@ import (
 // (SendQueueDisconnect, ErrSlowConsumer). While the socket is full, Send
 // queues up to twice the limit without waiting, and a connection whose
 // queue holds half the limit stops reading (waitOutbound), so a peer that
-// does not read its replies sends the application nothing more. Progress is recorded after every
+// does not read its replies sends the application nothing more, and the
+// application's replies to what it did send fit in the queue. Progress is recorded after every
 // system call that moves bytes (progress.go).
 
 // writeChunk is the most bytes the writer hands the socket at once: Sends
@@ -98,6 +99,9 @@ func (c *Conn) send(data []byte) error {
 	}
 	c.wq = buf
 	c.wqMsgs++
+	if o.maxQueued > 0 && !c.over.Load() && len(c.wq)+c.inflight >= o.maxQueued/2 {
+		c.over.Store(true) // the reader holds off (waitOutbound)
+	}
 	wake := c.writerIdle
 	c.writerIdle = false
 	if !c.writerOn {
@@ -203,7 +207,7 @@ func (c *Conn) noteFull() {
 }
 
 // waitOutbound holds the reader while the connection's send queue holds
-// half of MaxQueuedBytes or more: a peer that does not read what it is sent
+// half of MaxQueuedBytes or more (over tells it without the lock): a peer that does not read what it is sent
 // has its next requests left unread too (TCP backpressure end to end), so
 // the application is not handed messages whose replies could only pile up.
 // If the socket accepts nothing for StallTimeout meanwhile, the peer is a
@@ -325,6 +329,9 @@ func (c *Conn) writeAll(buf []byte) error {
 		c.h.st.bytesOut.Add(uint64(n))
 		c.mu.Lock()
 		c.inflight -= n
+		if c.over.Load() && len(c.wq)+c.inflight < c.h.opts.maxQueued/2 {
+			c.over.Store(false)
+		}
 		if c.waiters > 0 {
 			c.room.Broadcast()
 		}
