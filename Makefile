@@ -5,9 +5,11 @@ FUZZTIME ?= 20s
 
 .PHONY: test test-loaded bench lint fuzz build interop
 
+# Packages are tested one at a time (-p 1): the flood and load tests measure
+# latency, which other packages' tests running beside them would distort.
 test:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 8m ./...
+	$(GO) test -race -count=1 -p 1 -timeout 8m ./...
 	@# The flood and memory tests at full size, which the race detector's cost per copied byte forbids.
 	$(GO) test -count=1 -timeout 2m -run 'TestFlowFloodersDoNotHurtPingers|TestMemoryFormulaHolds' ./simplesockets/
 
