@@ -142,7 +142,7 @@ func (c *Conn) waitRoomLocked(n int) (err error, cut bool) {
 			// to twice the limit.
 			return nil, false
 		}
-		var wake *time.Timer
+		var limit time.Duration // 0: until woken
 		if o.policy != SendQueueBlock {
 			idle := c.stalledForLocked()
 			if idle >= o.StallTimeout {
@@ -151,14 +151,9 @@ func (c *Conn) waitRoomLocked(n int) (err error, cut bool) {
 				}
 				return c.slowConsumerLocked(queued, idle), true
 			}
-			wake = time.AfterFunc(o.StallTimeout-idle, c.broadcastRoom)
+			limit = o.StallTimeout - idle
 		}
-		c.waiters++
-		c.room.Wait()
-		c.waiters--
-		if wake != nil {
-			wake.Stop()
-		}
+		c.waitRoomLockedFor(limit)
 	}
 }
 
@@ -227,22 +222,29 @@ func (c *Conn) waitOutbound() (err error) {
 		}
 	}()
 	for len(c.wq)+c.inflight >= o.maxQueued/2 && c.sendErr == nil && !c.draining.Load() {
-		var wake *time.Timer
+		var limit time.Duration // 0: until woken
 		if o.policy == SendQueueDisconnect {
 			idle := c.stalledForLocked()
 			if idle >= o.StallTimeout {
 				return c.slowConsumerLocked(len(c.wq)+c.inflight, idle)
 			}
-			wake = time.AfterFunc(o.StallTimeout-idle, c.broadcastRoom)
+			limit = o.StallTimeout - idle
 		}
-		c.waiters++
-		c.room.Wait()
-		c.waiters--
-		if wake != nil {
-			wake.Stop()
-		}
+		c.waitRoomLockedFor(limit)
 	}
 	return nil
+}
+
+// waitRoomLockedFor waits on room until it is signalled (the queue shrank,
+// the connection ends) or, if limit is positive, limit has passed, when the
+// caller looks at the writer's progress again. c.mu must be held.
+func (c *Conn) waitRoomLockedFor(limit time.Duration) {
+	if limit > 0 {
+		defer time.AfterFunc(limit, c.broadcastRoom).Stop()
+	}
+	c.waiters++
+	c.room.Wait()
+	c.waiters--
 }
 
 // slowConsumerLocked ends the connection as a slow consumer and returns
