@@ -17,7 +17,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/simplesockets/simplesockets-go/internal/exampleflags"
 	ss "github.com/simplesockets/simplesockets-go/simplesockets"
 )
 
@@ -53,7 +52,7 @@ func run(network, addr, framing string, n, size int, useTLS bool, timeout time.D
 	if size < 1 {
 		return res, fmt.Errorf("-size must be at least 1")
 	}
-	fr, err := exampleflags.Framing(framing, 0)
+	fr, err := parseFraming(framing)
 	if err != nil {
 		return res, err
 	}
@@ -110,4 +109,18 @@ func payload(i, size int) []byte {
 		p[j] = alphabet[(i*7+j)%len(alphabet)]
 	}
 	return p
+}
+
+// parseFraming returns the framing named by the -framing flag, with the
+// framing's default limit on message size.
+func parseFraming(name string) (ss.Framing, error) {
+	switch name {
+	case "raw":
+		return ss.Raw(), nil
+	case "len32":
+		return ss.LengthPrefixed(0), nil
+	case "line":
+		return ss.Lines(0), nil
+	}
+	return nil, fmt.Errorf("unknown -framing %q (want raw, len32 or line)", name)
 }
