@@ -9,9 +9,17 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -19,8 +27,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/simplesockets/simplesockets-go/internal/exampleflags"
-	"github.com/simplesockets/simplesockets-go/internal/selfsigned"
 	ss "github.com/simplesockets/simplesockets-go/simplesockets"
 )
 
@@ -55,7 +61,7 @@ func run() error {
 		defer pprof.StopCPUProfile()
 	}
 
-	fr, err := exampleflags.Framing(*framing, *maxMessage)
+	fr, err := parseFraming(*framing, *maxMessage)
 	if err != nil {
 		return err
 	}
@@ -66,11 +72,9 @@ func run() error {
 		Options:        ss.Options{Framing: fr, IdleTimeout: *idle},
 	}
 	if *useTLS {
-		pair, err := selfsigned.New("echo-server")
-		if err != nil {
+		if cfg.TLSConfig, err = selfSignedTLS(); err != nil {
 			return err
 		}
-		cfg.TLSConfig = pair.ServerConfig()
 	}
 	srv, err := ss.NewServer(cfg)
 	if err != nil {
@@ -121,4 +125,49 @@ func run() error {
 		fmt.Fprintf(os.Stderr, "echo-server: %d allocations, %d MiB allocated, %d GCs\n", ms.Mallocs, ms.TotalAlloc>>20, ms.NumGC)
 	}
 	return nil
+}
+
+// parseFraming returns the framing named by the -framing flag (raw, len32,
+// line) with maxMessage as its limit (0: the framing's default).
+func parseFraming(name string, maxMessage int) (ss.Framing, error) {
+	switch name {
+	case "raw":
+		return ss.Raw(), nil
+	case "len32":
+		return ss.LengthPrefixed(maxMessage), nil
+	case "line":
+		return ss.Lines(maxMessage), nil
+	}
+	return nil, fmt.Errorf("unknown -framing %q (want raw, len32 or line)", name)
+}
+
+// selfSignedTLS returns a TLS server configuration with a throw-away
+// certificate made in memory: self-signed, valid for one day for 127.0.0.1,
+// ::1 and localhost. Clients must skip verifying it, as echo-client -tls
+// does. Never use it to protect anything.
+func selfSignedTLS() (*tls.Config, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "echo-server"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
