@@ -8,14 +8,20 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"time"
 
-	"github.com/simplesockets/simplesockets-go/internal/selfsigned"
 	ss "github.com/simplesockets/simplesockets-go/simplesockets"
 )
 
@@ -31,15 +37,20 @@ func main() {
 func run(mtls bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	pair, err := selfsigned.New("tls-echo")
+	ca, err := newCA("tls-echo CA")
 	if err != nil {
 		return err
 	}
-	serverTLS, clientTLS := pair.ServerConfig(), pair.ClientConfig()
+	serverCert, err := ca.leaf("tls-echo")
+	if err != nil {
+		return err
+	}
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}
+	clientTLS := &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12}
 	if mtls {
 		serverTLS.ClientAuth = tls.RequireAndVerifyClientCert
-		serverTLS.ClientCAs = pair.Pool
-		cert, err := pair.Leaf("tls-echo client")
+		serverTLS.ClientCAs = ca.pool
+		cert, err := ca.leaf("tls-echo client")
 		if err != nil {
 			return err
 		}
@@ -86,4 +97,68 @@ func run(mtls bool) error {
 	}
 	fmt.Println("server: shut down")
 	return nil
+}
+
+// certAuthority is a throw-away certificate authority made in memory. Never
+// use it to protect anything.
+type certAuthority struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool // holds cert, to verify the leaves
+}
+
+// newCA makes a self-signed CA certificate valid for one day.
+func newCA(commonName string) (*certAuthority, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: commonName},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	ca := &certAuthority{cert: cert, key: key, pool: x509.NewCertPool()}
+	ca.pool.AddCert(cert)
+	return ca, nil
+}
+
+// leaf makes a certificate signed by the CA, valid for one day for
+// 127.0.0.1, ::1 and localhost, usable by a server and by a client.
+func (ca *certAuthority) leaf(commonName string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: commonName},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
