@@ -1,5 +1,5 @@
 // Package selfsigned makes a throw-away TLS certificate in memory, for
-// examples and tests. Never use it to protect anything.
+// tests. Never use it to protect anything.
 package selfsigned
 
 import (
