@@ -70,7 +70,7 @@ func projectEcho(b *testing.B) (addr string, stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		go srv.Serve(ctx, nil)
+		go srv.Serve(ctx)
 		msgs := srv.Messages()
 		for {
 			select {

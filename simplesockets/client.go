@@ -15,13 +15,13 @@ import (
 )
 
 // ClientConfig configures a Client. The zero value works: it dials
-// DefaultAddr with Raw framing.
+// 127.0.0.1:25567 with Raw framing.
 type ClientConfig struct {
 	// Network is "tcp" (the default when empty), "tcp4", "tcp6" or "unix".
 	Network string
 
 	// Addr is the server's address: "host:port", or a path for "unix".
-	// If empty, DefaultAddr.
+	// If empty, 127.0.0.1:25567 (the Python package's default port).
 	Addr string
 
 	// Reconnect, if Enabled, redials automatically after a connection ends
@@ -52,8 +52,8 @@ type ReconnectPolicy struct {
 }
 
 // ReconnectError reports a failed automatic reconnection attempt on the
-// Client's Errors channel. It matches ErrReconnect, and its Err is the dial
-// error.
+// Client's Errors channel (errors.As finds it). Its Err, which Unwrap
+// returns, is the dial error.
 type ReconnectError struct {
 	Attempt int           // 1 for the first attempt after a disconnect
 	Next    time.Duration // the wait before the next attempt (0 if GaveUp)
@@ -69,8 +69,8 @@ func (e *ReconnectError) Error() string {
 	return fmt.Sprintf("simplesockets: reconnect attempt %d failed, next in %v: %v", e.Attempt, e.Next, e.Err)
 }
 
-// Unwrap returns ErrReconnect and the dial error.
-func (e *ReconnectError) Unwrap() []error { return []error{ErrReconnect, e.Err} }
+// Unwrap returns the dial error.
+func (e *ReconnectError) Unwrap() error { return e.Err }
 
 // Client is a connection to a server, with the same four channels as a
 // Server. A Client holds at most one connection at a time; Reconnect
@@ -93,8 +93,6 @@ type Client struct {
 	conn   *Conn
 	closed bool
 	cur    atomic.Pointer[Conn] // conn, readable without mu (Close must not wait for a dial)
-
-	everConnected atomic.Bool
 }
 
 // NewClient returns an unconnected Client for cfg, or an error wrapping
@@ -109,13 +107,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("%w: network %q (want tcp, tcp4, tcp6 or unix)", ErrInvalidConfig, cfg.Network)
 	}
 	if cfg.Addr == "" {
-		cfg.Addr = DefaultAddr
+		cfg.Addr = defaultAddr
 	}
 	opts, err := cfg.Options.resolve(false)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, h: newHub(opts, ErrClientClosed, opts.maxPending)}
+	c := &Client{cfg: cfg, h: newHub(opts, errClientClosed, opts.maxPending)}
 	c.h.spawn = func(f func()) { c.g.Go(func() error { f(); return nil }) }
 	if opts.TLSConfig != nil {
 		c.tls = opts.TLSConfig.Clone()
@@ -202,7 +200,6 @@ func (c *Client) connectLocked(ctx context.Context, again bool) error {
 	conn.live.Store(true) // connected as far as the caller can tell
 	c.conn = conn
 	c.cur.Store(conn)
-	c.everConnected.Store(true)
 	if again {
 		c.h.st.reconnects.Add(1)
 	}
@@ -219,11 +216,8 @@ func (c *Client) connectLocked(ctx context.Context, again bool) error {
 // the Client is closed or reconnected by hand.
 func (c *Client) autoReconnect(old *Conn) {
 	p := c.cfg.Reconnect
-	old.mu.Lock()
-	refused := old.refused
-	old.mu.Unlock()
-	if !p.Enabled || refused || errors.Is(context.Cause(old.ctx), ErrClientClosed) {
-		return // closed on purpose, or refused by the Client's own OnConnect
+	if !p.Enabled || errors.Is(context.Cause(old.ctx), errClientClosed) {
+		return // closed on purpose
 	}
 	delay := p.MinDelay
 	for attempt := 1; ; attempt++ {
@@ -268,7 +262,7 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // Reconnect closes the current connection, if any (gracefully, as
-// Conn.Close, with reason ErrClientClosed), waits until it has ended, and
+// Conn.Close, with reason errClientClosed), waits until it has ended, and
 // dials again. ctx bounds the wait and the dial; if it ends while the old
 // connection is still flushing, that connection is closed at once and
 // Reconnect returns ctx's error without dialling.
@@ -279,11 +273,11 @@ func (c *Client) Reconnect(ctx context.Context) error {
 		return ErrClosed
 	}
 	if old := c.conn; old != nil {
-		old.beginDrain(ErrClientClosed)
+		old.beginDrain(errClientClosed)
 		select {
 		case <-old.ended:
 		case <-ctx.Done():
-			old.kill(ErrClientClosed)
+			old.kill(errClientClosed)
 			return fmt.Errorf("simplesockets: reconnect: %w", ctx.Err())
 		}
 	}
@@ -332,7 +326,7 @@ func (c *Client) Close() error {
 	// blocking delivery (a Reconnect holding c.mu may wait for one).
 	c.noMore()
 	if conn := c.cur.Load(); conn != nil {
-		conn.kill(ErrClientClosed)
+		conn.kill(errClientClosed)
 	}
 	c.h.goHard()
 	c.mu.Lock()
@@ -341,7 +335,7 @@ func (c *Client) Close() error {
 	conn := c.conn
 	c.mu.Unlock()
 	if conn != nil && !already {
-		conn.kill(ErrClientClosed) // a connection made meanwhile
+		conn.kill(errClientClosed) // a connection made meanwhile
 	}
 	_ = c.g.Wait()
 	c.cancel()
@@ -362,7 +356,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	c.mu.Unlock()
 	var err error
 	if conn != nil {
-		conn.beginDrain(ErrClientClosed)
+		conn.beginDrain(errClientClosed)
 		select {
 		case <-conn.ended:
 		case <-ctx.Done():
@@ -371,24 +365,6 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	}
 	c.Close()
 	return err
-}
-
-// Addr returns the server address the Client dials.
-func (c *Client) Addr() string { return c.cfg.Addr }
-
-// Connected reports whether a Connect or Reconnect ever succeeded (the
-// Python client's event.connected).
-func (c *Client) Connected() bool { return c.everConnected.Load() }
-
-// Disconnected reports whether a connection of this Client has ended (the
-// Python client's event.disconnected).
-func (c *Client) Disconnected() bool { return c.h.ended.Load() }
-
-// IsConnected reports whether the Client has a connection now.
-func (c *Client) IsConnected() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.conn != nil && c.conn.live.Load()
 }
 
 // Connects delivers each connection the Client makes. Its buffer holds

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -41,7 +40,7 @@ type Conn struct {
 	writerIdle bool      // the writer waits for a kick
 	wstop      bool      // finish: the writer drains the queue and ends
 	killed     bool      // kill was called: queued data is dropped
-	refused    bool      // ended before Connects (handshake, OnConnect)
+	refused    bool      // ended before Connects (TLS handshake)
 	sendErr    error     // non-nil: Send refuses with this
 	reason     error     // why the connection ends (first one wins)
 
@@ -131,10 +130,6 @@ func (c *Conn) LocalAddr() net.Addr { return c.local }
 // Disconnect's Err).
 func (c *Conn) Context() context.Context { return c.ctx }
 
-// Done is closed once the connection has ended and its Disconnect has been
-// produced (or dropped, see the package doc).
-func (c *Conn) Done() <-chan struct{} { return c.ended }
-
 // TLSConnectionState returns the TLS state of the connection, and false if
 // it is not a TLS connection.
 func (c *Conn) TLSConnectionState() (tls.ConnectionState, bool) {
@@ -149,14 +144,6 @@ func (c *Conn) String() string { return "conn " + c.idString() + " (" + addrStri
 
 func (c *Conn) idString() string { return strconv.FormatUint(c.id, 10) }
 
-// Queued returns the bytes and messages queued for sending and not yet
-// handed to the socket (bytes include those being written right now).
-func (c *Conn) Queued() (bytes, messages int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.wq) + c.inflight, c.wqMsgs
-}
-
 // Send queues data, framed by the connection's Framing, for writing. It
 // copies data, which the caller may reuse as soon as Send returns. Messages
 // are written in the order of the Send calls that queued them; several
@@ -168,8 +155,7 @@ func (c *Conn) Queued() (bytes, messages int) {
 // (ErrSlowConsumer). It returns an error matching ErrClosed once the
 // connection is closing or has ended (wrapping the reason),
 // ErrMessageTooLarge or ErrInvalidMessage if the framing cannot encode data,
-// ErrSendQueueFull under SendQueueFail and ErrSlowConsumer under
-// SendQueueDisconnect. A nil error means queued, not delivered.
+// and ErrSlowConsumer under SendQueueDisconnect. A nil error means queued, not delivered.
 func (c *Conn) Send(data []byte) error {
 	err := c.send(data)
 	if err != nil {
@@ -180,14 +166,14 @@ func (c *Conn) Send(data []byte) error {
 
 // Close ends the connection gracefully: it stops reading, delivers the
 // messages already read, writes what is queued (bounded by WriteTimeout),
-// then closes the socket; the Disconnect's reason is ErrKicked. Close does
+// then closes the socket; the Disconnect's reason is errKicked. Close does
 // not wait for that (so it can be called from the loop that reads
 // Messages); Done is closed when it is over. Delivering the messages already
 // read waits for room on Messages, so if nobody reads Messages the
 // connection ends only when the server or client is closed. Close is
 // idempotent and returns nil.
 func (c *Conn) Close() error {
-	c.beginDrain(ErrKicked)
+	c.beginDrain(errKicked)
 	return nil
 }
 
@@ -270,7 +256,7 @@ func (c *Conn) serve(handshake bool) {
 	close(c.ended)
 }
 
-// start does the handshake and OnConnect and produces the Connect event;
+// start does the handshake and produces the Connect event;
 // it returns false if the connection was refused.
 func (c *Conn) start(handshake bool) bool {
 	if handshake {
@@ -279,18 +265,6 @@ func (c *Conn) start(handshake bool) bool {
 			c.refuse(err)
 			c.h.logConn(slog.LevelInfo, "tls handshake failed", c, err)
 			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: err})
-			return false
-		}
-	}
-	if hook := c.h.opts.OnConnect; hook != nil {
-		var herr error
-		if perr := safeCall(func() { herr = hook(c) }); perr != nil {
-			herr = perr
-		}
-		if herr != nil {
-			c.refuse(herr)
-			c.h.logConn(slog.LevelInfo, "refused by OnConnect", c, herr)
-			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: herr})
 			return false
 		}
 	}
@@ -347,33 +321,16 @@ func (c *Conn) finish(reason error) {
 	c.cancel(reason)
 	c.h.st.open.Add(-1)
 	c.live.Store(false)
-	c.h.ended.Store(true)
 	if isFailure(reason) {
 		c.h.logConn(slog.LevelInfo, "disconnected", c, reason)
 		c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: reason})
 	} else {
 		c.h.logConn(slog.LevelDebug, "disconnected", c, reason)
 	}
-	if hook := c.h.opts.OnDisconnect; hook != nil {
-		if perr := safeCall(func() { hook(Disconnect{Conn: c, Err: reason}) }); perr != nil {
-			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: perr})
-		}
-	}
 	c.h.emitDisconnect(c, reason)
 	// Only now give back the connection's slot: the Disconnect comes before
 	// the Connect of a connection that takes its place.
 	c.onEnd(c)
-}
-
-// safeCall runs a user hook and turns a panic into an ErrHookPanic error.
-func safeCall(f func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", ErrHookPanic, r)
-		}
-	}()
-	f()
-	return nil
 }
 
 // isFailure reports whether a Disconnect reason is also reported on Errors:
@@ -382,7 +339,7 @@ func isFailure(reason error) bool {
 	if errors.Is(reason, io.ErrUnexpectedEOF) {
 		return true // the peer closed in the middle of a frame
 	}
-	for _, ok := range []error{ErrPeerClosed, ErrKicked, ErrServerClosed, ErrClientClosed} {
+	for _, ok := range []error{errPeerClosed, errKicked, ErrServerClosed, errClientClosed} {
 		if errors.Is(reason, ok) {
 			return false
 		}
@@ -397,9 +354,9 @@ func isFailure(reason error) bool {
 func classify(err, timeout error) error {
 	switch {
 	case errors.Is(err, io.EOF):
-		return because(ErrPeerClosed, io.EOF)
+		return errPeerClosed
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return because(ErrPeerClosed, err) // mid-record (TLS); also reported on Errors
+		return because(errPeerClosed, err) // mid-record (TLS); also reported on Errors
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return because(timeout, err)
 	}

@@ -18,7 +18,7 @@
 //	for {
 //		select {
 //		case c := <-srv.Connects(): // *Conn: ID, RemoteAddr, Send, Close, Context
-//		case d := <-srv.Disconnects(): // why it ended: errors.Is(d.Err, ErrPeerClosed) ...
+//		case d := <-srv.Disconnects(): // why it ended: errors.Is(d.Err, errPeerClosed) ...
 //		case m := <-srv.Messages(): // Message{Conn, Data, Time}
 //			m.Conn.Send(m.Data)
 //		case err := <-srv.Errors(): // *ConnError and accept errors

@@ -2,6 +2,7 @@ package simplesockets
 
 import (
 	"errors"
+	"io"
 	"net"
 	"strings"
 )
@@ -11,17 +12,16 @@ import (
 // os.ErrDeadlineExceeded, a crypto/tls error), which errors.Is finds as well.
 var (
 	// ErrClosed is returned by Send, Broadcast and Reconnect once the
-	// connection, server or client is closed. It is net.ErrClosed, so code
-	// that already checks for net.ErrClosed keeps working.
+	// connection, server or client is closed, and matches the Disconnect
+	// reason of a connection this side closed: by Conn.Close (the message
+	// says "closed by the application"), Client.Close or Client.Reconnect
+	// ("client closed"). It is net.ErrClosed, so code that already checks
+	// for net.ErrClosed keeps working.
 	ErrClosed = net.ErrClosed
 
 	// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
 	// or Close, and is the Disconnect reason of connections ended by them.
 	ErrServerClosed = errors.New("simplesockets: server closed")
-
-	// ErrClientClosed is the Disconnect reason of a connection ended by
-	// Client.Close or Client.Reconnect.
-	ErrClientClosed = errors.New("simplesockets: client closed")
 
 	// ErrAlreadyStarted is returned by Serve, ListenAndServe and Listen when
 	// the server is already serving or listening, and by Client.Connect when
@@ -32,22 +32,15 @@ var (
 	// connection (before Connect, or after the connection ended).
 	ErrNotConnected = errors.New("simplesockets: not connected")
 
-	// ErrPeerClosed is the Disconnect reason when the peer closed its side
-	// cleanly (a FIN: io.EOF on read). It also wraps io.EOF.
-	ErrPeerClosed = errors.New("simplesockets: peer closed the connection")
-
 	// ErrConnReset is the Disconnect reason when the peer reset the
 	// connection (ECONNRESET, EPIPE) or the connection otherwise failed (a
 	// keep-alive timeout, an unreachable host, a broken TLS record). The
 	// underlying error is wrapped too.
 	ErrConnReset = errors.New("simplesockets: connection reset by peer")
 
-	// ErrIdleTimeout is the Disconnect reason when nothing arrived for
-	// the configured IdleTimeout. It also wraps os.ErrDeadlineExceeded.
-	ErrIdleTimeout = errors.New("simplesockets: idle timeout")
-
-	// ErrReadTimeout is the Disconnect reason when a frame that had begun
-	// to arrive was not complete within ReadTimeout. It also wraps
+	// ErrReadTimeout is the Disconnect reason when nothing arrived for
+	// IdleTimeout, or a frame that had begun to arrive was not complete
+	// within ReadTimeout (the message says which). It also wraps
 	// os.ErrDeadlineExceeded.
 	ErrReadTimeout = errors.New("simplesockets: read timeout")
 
@@ -68,22 +61,12 @@ var (
 	// rejects the peer's bytes.
 	ErrInvalidMessage = errors.New("simplesockets: invalid message")
 
-	// ErrSendQueueFull is returned by Send under SendQueueFail when the
-	// connection's send queue is full and its socket accepted nothing for
-	// StallTimeout; the connection stays up.
-	ErrSendQueueFull = errors.New("simplesockets: send queue full")
-
-	// ErrSlowConsumer is the Disconnect reason (and the error Send returns)
-	// under SendQueueDisconnect, the Server's default, when a peer's send
-	// queue is full and its socket accepted nothing for StallTimeout: the
-	// peer does not read. Such ends are counted in Stats.SlowConsumers. A
-	// peer whose writes make no progress for WriteTimeout ends with
-	// ErrWriteTimeout instead.
+	// ErrSlowConsumer is the error Send returns when a peer's send queue is
+	// full and its socket accepted nothing for StallTimeout: the peer does
+	// not read, and the connection ends with it as the Disconnect reason
+	// (counted in Stats.SlowConsumers). A peer whose writes make no progress
+	// for WriteTimeout ends with ErrWriteTimeout instead.
 	ErrSlowConsumer = errors.New("simplesockets: slow consumer")
-
-	// ErrKicked is the Disconnect reason when the application ended the
-	// connection: Conn.Close or Server.Disconnect.
-	ErrKicked = errors.New("simplesockets: closed by the application")
 
 	// ErrTLSHandshake is the Disconnect reason (and the error on Errors)
 	// when the TLS handshake failed or timed out; such a connection never
@@ -94,21 +77,30 @@ var (
 	// because its remote IP already has MaxConnectionsPerIP connections.
 	ErrConnLimit = errors.New("simplesockets: connection limit reached")
 
-	// ErrHookPanic is reported on Errors (and is the Disconnect reason)
-	// when a user hook panicked; the panic value is in the message.
-	ErrHookPanic = errors.New("simplesockets: hook panicked")
-
-	// ErrReconnect is matched by the *ReconnectError a Client with
-	// automatic reconnection reports on Errors for each failed attempt.
-	ErrReconnect = errors.New("simplesockets: reconnect failed")
-
-	// ErrNotFound is returned by Server.Disconnect when no connection has
-	// the given remote address.
-	ErrNotFound = errors.New("simplesockets: no such connection")
-
 	// ErrInvalidConfig is wrapped by the error NewServer and NewClient
 	// return for a configuration they reject.
 	ErrInvalidConfig = errors.New("simplesockets: invalid configuration")
+)
+
+// aliasError is a Disconnect reason with a message of its own that
+// matches (errors.Is) a more general sentinel.
+type aliasError struct {
+	msg    string
+	target error
+}
+
+func (e *aliasError) Error() string        { return e.msg }
+func (e *aliasError) Is(target error) bool { return target == e.target }
+
+var (
+	// A connection this side closed matches ErrClosed.
+	errKicked       = &aliasError{"simplesockets: closed by the application", ErrClosed}
+	errClientClosed = &aliasError{"simplesockets: client closed", ErrClosed}
+	// The peer closed its side cleanly (a FIN): it matches io.EOF. In the
+	// middle of a frame, the reason also wraps io.ErrUnexpectedEOF.
+	errPeerClosed = &aliasError{"simplesockets: peer closed the connection", io.EOF}
+	// Nothing arrived for IdleTimeout: it matches ErrReadTimeout.
+	errIdle = &aliasError{"simplesockets: idle timeout", ErrReadTimeout}
 )
 
 // ConnError is what the package sends on Errors for a failure that belongs

@@ -31,10 +31,11 @@ type Disconnect struct {
 	// Conn is the connection that ended.
 	Conn *Conn
 	// Err says why; it is never nil. It matches (errors.Is) one of
-	// ErrPeerClosed, ErrConnReset, ErrIdleTimeout, ErrReadTimeout,
+	// io.EOF (the peer closed), ErrConnReset, ErrReadTimeout,
 	// ErrWriteTimeout, ErrMessageTooLarge, ErrInvalidMessage,
-	// ErrSlowConsumer, ErrKicked, ErrServerClosed, ErrClientClosed,
-	// ErrHookPanic, and wraps the underlying error where there is one.
+	// ErrSlowConsumer, ErrServerClosed or ErrClosed (this side closed it:
+	// Conn.Close, Client.Close, Client.Reconnect), and wraps the underlying
+	// error where there is one.
 	Err error
 }
 
@@ -45,7 +46,7 @@ type hub struct {
 	opts resolved
 	log  *slog.Logger
 	// closeReason is the Disconnect reason when the owner closes:
-	// ErrServerClosed or ErrClientClosed.
+	// ErrServerClosed or errClientClosed.
 	closeReason error
 
 	in          *inbox // the Messages channel and what it holds
@@ -62,7 +63,6 @@ type hub struct {
 	hardOnce sync.Once
 	doneOnce sync.Once
 
-	ended  atomic.Bool // a connection has ended (Client.Disconnected)
 	nextID atomic.Uint64
 	st     counters
 	// spawn starts a goroutine of the owner's group (a connection's

@@ -30,7 +30,7 @@ func ExampleServer() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, nil) }()
+	go func() { served <- srv.Serve(ctx) }()
 
 	// The peer: it waits for the greeting, sends two lines, reads the
 	// answers and hangs up.
@@ -46,7 +46,7 @@ func ExampleServer() {
 			fmt.Printf("message %q\n", m.Data)
 			m.Conn.Send([]byte(strings.ToUpper(string(m.Data))))
 		case d := <-srv.Disconnects():
-			fmt.Println("disconnected, peer closed:", errors.Is(d.Err, ss.ErrPeerClosed))
+			fmt.Println("disconnected, peer closed:", errors.Is(d.Err, io.EOF))
 			done = true
 		case err := <-srv.Errors():
 			fmt.Println("error:", err)
@@ -97,7 +97,7 @@ func ExampleDial() {
 		log.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), nil) }()
+	go func() { served <- srv.Serve(context.Background()) }()
 	go func() {
 		for m := range srv.Messages() { // ends when the server closes Messages
 			m.Conn.Send(m.Data)
@@ -140,7 +140,7 @@ func ExampleLines() {
 		log.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), nil) }()
+	go func() { served <- srv.Serve(context.Background()) }()
 	defer func() {
 		srv.Close()
 		<-served
@@ -179,7 +179,7 @@ func ExampleLengthPrefixed() {
 		log.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), nil) }()
+	go func() { served <- srv.Serve(context.Background()) }()
 	defer func() {
 		srv.Close()
 		<-served
@@ -219,7 +219,7 @@ func ExampleServer_Shutdown() {
 		log.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), nil) }()
+	go func() { served <- srv.Serve(context.Background()) }()
 
 	cli, err := ss.Dial(context.Background(), ss.ClientConfig{Addr: srv.Addr().String(), Options: ss.Options{Framing: ss.Lines(0)}})
 	if err != nil {
@@ -240,7 +240,7 @@ func ExampleServer_Shutdown() {
 	m := <-cli.Messages()
 	fmt.Println("client got:", string(m.Data))
 	d := <-cli.Disconnects()
-	fmt.Println("client disconnected, peer closed:", errors.Is(d.Err, ss.ErrPeerClosed))
+	fmt.Println("client disconnected, peer closed:", errors.Is(d.Err, io.EOF))
 	// Output:
 	// shutdown: <nil>
 	// serve: simplesockets: server closed
@@ -259,7 +259,7 @@ func ExampleServer_Broadcast() {
 		log.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), nil) }()
+	go func() { served <- srv.Serve(context.Background()) }()
 	defer func() {
 		srv.Close()
 		<-served

@@ -53,7 +53,7 @@ func serveWait(t *testing.T, cfg ss.ServerConfig, wait time.Duration) (*ss.Serve
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.Serve(context.Background(), nil)
+		_ = srv.Serve(context.Background())
 	}()
 	t.Cleanup(func() {
 		srv.Close()

@@ -31,27 +31,27 @@ type Framing interface {
 	// MaxFrameSize is the most bytes one frame may occupy on the wire,
 	// header included. The reader never buffers more than that for one
 	// frame: beyond it the connection ends with ErrMessageTooLarge. Zero or
-	// negative means DefaultMaxMessageSize.
+	// negative means 4 MiB.
 	MaxFrameSize() int
 }
 
 const (
-	// DefaultReadBufferSize is the read size of Raw framing, as in the
+	// defaultReadBufferSize is the read size of Raw framing, as in the
 	// Python package (recv_buffer=2048).
-	DefaultReadBufferSize = 2048
+	defaultReadBufferSize = 2048
 
-	// DefaultFramedReadSize is the initial read buffer of the other
+	// defaultFramedReadSize is the initial read buffer of the other
 	// framings; it grows for larger frames and shrinks back afterwards.
-	DefaultFramedReadSize = 4096
+	defaultFramedReadSize = 4096
 
-	// DefaultMaxMessageSize is the largest payload LengthPrefixed accepts
+	// defaultMaxMessageSize is the largest payload LengthPrefixed accepts
 	// unless told otherwise, and the frame limit for a custom Framing whose
 	// MaxFrameSize is not positive.
-	DefaultMaxMessageSize = 4 << 20
+	defaultMaxMessageSize = 4 << 20
 
-	// DefaultMaxLineSize is the longest Delimited or Lines message (without
+	// defaultMaxLineSize is the longest Delimited or Lines message (without
 	// the delimiter) unless told otherwise.
-	DefaultMaxLineSize = 64 << 10
+	defaultMaxLineSize = 64 << 10
 )
 
 // Raw returns the framing of the Python package: each read from the socket,
@@ -78,12 +78,12 @@ func (rawFraming) String() string             { return "raw" }
 // big-endian payload length followed by the payload. maxSize limits the
 // payload length: it is checked against the header before any buffer for the
 // payload is allocated, so a peer announcing 4 GiB costs nothing. If maxSize
-// is zero, DefaultMaxMessageSize is used; a negative value allows the largest
+// is zero, 4 MiB is used; a negative value allows the largest
 // length a 4-byte header can carry (4 GiB - 1).
 func LengthPrefixed(maxSize int) Framing {
 	switch {
 	case maxSize == 0:
-		maxSize = DefaultMaxMessageSize
+		maxSize = defaultMaxMessageSize
 	case maxSize < 0 || maxSize > maxLen32:
 		maxSize = maxLen32
 	}
@@ -136,11 +136,11 @@ func (f lenFraming) String() string           { return fmt.Sprintf("len32(max %d
 // Delimited returns the framing where each message ends with delim (which is
 // not part of the message). maxSize limits a message's length without the
 // delimiter: a peer that sends more without a delimiter is disconnected with
-// ErrMessageTooLarge. If maxSize is zero, DefaultMaxLineSize is used; it must
+// ErrMessageTooLarge. If maxSize is zero, 64 KiB is used; it must
 // not be negative (a negative value is treated as zero).
 func Delimited(delim byte, maxSize int) Framing {
 	if maxSize <= 0 {
-		maxSize = DefaultMaxLineSize
+		maxSize = defaultMaxLineSize
 	}
 	maxSize = min(maxSize, maxLen32) // room for the delimiter without overflow
 	return delimFraming{delim: delim, max: maxSize}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -143,7 +144,7 @@ func FuzzServerInput(f *testing.F) {
 			if !errors.Is(d.Err, ss.ErrMessageTooLarge) {
 				t.Fatalf("reason %v, want ErrMessageTooLarge", d.Err)
 			}
-		case !errors.Is(d.Err, ss.ErrPeerClosed):
+		case !errors.Is(d.Err, io.EOF):
 			t.Fatalf("reason %v, want ErrPeerClosed", d.Err)
 		case rest > 0 && !errors.Is(d.Err, errUnexpectedEOF):
 			t.Fatalf("reason %v, want io.ErrUnexpectedEOF with %d bytes left", d.Err, rest)

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -28,7 +29,7 @@ func TestOneDisconnectPerConnect(t *testing.T) {
 		end  func(t *testing.T, srv *ss.Server, c *ss.Conn, nc net.Conn)
 		want error
 	}{
-		{"peer close", func(t *testing.T, _ *ss.Server, _ *ss.Conn, nc net.Conn) { nc.Close() }, ss.ErrPeerClosed},
+		{"peer close", func(t *testing.T, _ *ss.Server, _ *ss.Conn, nc net.Conn) { nc.Close() }, io.EOF},
 		{"peer reset", func(t *testing.T, _ *ss.Server, _ *ss.Conn, nc net.Conn) {
 			nc.(*net.TCPConn).SetLinger(0)
 			nc.Close()
@@ -36,12 +37,7 @@ func TestOneDisconnectPerConnect(t *testing.T) {
 		{"oversize frame", func(t *testing.T, _ *ss.Server, _ *ss.Conn, nc net.Conn) {
 			nc.Write([]byte{0x7f, 0xff, 0xff, 0xff})
 		}, ss.ErrMessageTooLarge},
-		{"Conn.Close", func(t *testing.T, _ *ss.Server, c *ss.Conn, _ net.Conn) { c.Close() }, ss.ErrKicked},
-		{"Server.Disconnect", func(t *testing.T, srv *ss.Server, c *ss.Conn, _ net.Conn) {
-			if err := srv.Disconnect(c.RemoteAddr().String()); err != nil {
-				t.Error(err)
-			}
-		}, ss.ErrKicked},
+		{"Conn.Close", func(t *testing.T, _ *ss.Server, c *ss.Conn, _ net.Conn) { c.Close() }, ss.ErrClosed},
 		{"Shutdown", func(t *testing.T, srv *ss.Server, _ *ss.Conn, _ net.Conn) {
 			go srv.Shutdown(context.Background())
 		}, ss.ErrServerClosed},
@@ -65,9 +61,9 @@ func TestOneDisconnectPerConnect(t *testing.T) {
 				t.Fatalf("context cause %v, want %v", cause, tt.want)
 			}
 			select {
-			case <-c.Done():
+			case <-c.Context().Done():
 			case <-time.After(wait):
-				t.Fatal("Done not closed after the Disconnect")
+				t.Fatal("Context not done after the Disconnect")
 			}
 			// No second Disconnect, even after the server is closed.
 			srv.Close()
@@ -104,7 +100,7 @@ func TestMessagesInOrderBeforeDisconnect(t *testing.T) {
 	}
 	nc.Close()
 	d := recv(t, srv.Disconnects(), "disconnect")
-	if !errors.Is(d.Err, ss.ErrPeerClosed) {
+	if !errors.Is(d.Err, io.EOF) {
 		t.Fatalf("reason %v", d.Err)
 	}
 	// The Disconnect has been sent, so every message must be queued already.
@@ -134,7 +130,7 @@ func TestChannelsClosedAfterServe(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ctx, nil) }()
+			go func() { served <- srv.Serve(ctx) }()
 			nc := dialRaw(t, srv.Addr().String())
 			nc.Write([]byte("hello"))
 			var wg sync.WaitGroup
@@ -306,7 +302,7 @@ func TestCancelStopsEverything(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, nil) }()
+	go func() { served <- srv.Serve(ctx) }()
 	for range 20 {
 		nc := dialRaw(t, srv.Addr().String())
 		go func() {

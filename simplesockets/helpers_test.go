@@ -26,7 +26,7 @@ func startServer(t testing.TB, cfg ss.ServerConfig) (*ss.Server, string) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), nil) }()
+	go func() { done <- srv.Serve(context.Background()) }()
 	t.Cleanup(func() {
 		srv.Close()
 		select {

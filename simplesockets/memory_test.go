@@ -67,7 +67,7 @@ func TestMemoryFormulaHolds(t *testing.T) {
 	)
 	framing := ss.LengthPrefixed(maxPayload)
 	var (
-		R     = ss.DefaultFramedReadSize
+		R     = 4096
 		F     = framing.MaxFrameSize()
 		F2    = 1<<bits.Len(uint(F-64-1)) + 64 // F rounded up to 2^k + 64, the read buffer's class
 		Q     = max(maxQueued, F)

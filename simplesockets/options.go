@@ -19,22 +19,22 @@ type Options struct {
 
 	// ReadBufferSize is the size of one read from the socket. With Raw
 	// framing it is also the largest message (the Python recv_buffer). If
-	// zero, DefaultReadBufferSize (2048) is used for Raw and
-	// DefaultFramedReadSize (4096) for other framings, whose buffer grows
+	// zero, 2048 is used for Raw and
+	// 4096 for other framings, whose buffer grows
 	// for a larger frame as its bytes arrive (up to the framing's
 	// MaxFrameSize) and shrinks back. It must be between 0 and
-	// MaxReadBufferSize.
+	// 64 MiB.
 	ReadBufferSize int
 
 	// MessageBuffer is the capacity of the Messages channel, in messages.
-	// If zero, DefaultMessageBuffer (1024); at most MaxChannelBuffer. The
+	// If zero, 1024; at most 1<<20. The
 	// bytes the channel may hold are bounded by MaxPendingBytes (and, on a
 	// Server, ServerConfig.MaxTotalPendingBytes).
 	MessageBuffer int
 
 	// EventBuffer is the capacity of each of the Connects, Disconnects and
-	// Errors channels. If zero, DefaultEventBuffer (1024); at most
-	// MaxChannelBuffer. See the package documentation, section "Lifecycle
+	// Errors channels. If zero, 1024; at most
+	// 1<<20. See the package documentation, section "Lifecycle
 	// events", for what happens when one is full.
 	EventBuffer int
 
@@ -44,9 +44,7 @@ type Options struct {
 	// backpressure) until the application has received some: one flooding
 	// peer cannot fill the Messages channel for the others. One message
 	// larger than the limit is still delivered when the connection has
-	// nothing else pending. If zero, DefaultMaxPendingBytes (1 MiB); it must
-	// not be negative. Messages handed to OnMessage are not counted (the
-	// connection does not read while the hook runs).
+	// nothing else pending. If zero, 1 MiB; it must not be negative.
 	MaxPendingBytes int
 
 	// MaxQueuedBytes bounds the bytes queued for sending on one connection
@@ -59,28 +57,28 @@ type Options struct {
 	// replies sends the application nothing more. A
 	// single message larger than the limit is still accepted when the
 	// queue is empty. If zero,
-	// DefaultMaxQueuedBytes (4 MiB); a negative value means no limit (the
+	// 4 MiB; a negative value means no limit (the
 	// queue grows with whatever the application sends).
 	MaxQueuedBytes int
 
 	// SendPolicy says what Send does when the send queue holds
-	// MaxQueuedBytes. The zero value, SendPolicyDefault, is
+	// MaxQueuedBytes. The zero value is
 	// SendQueueDisconnect on a Server (a peer that does not read never
 	// stalls the application) and SendQueueBlock on a Client.
 	SendPolicy SendPolicy
 
 	// StallTimeout is how long a peer's socket may accept nothing while
 	// its send queue is full before SendQueueDisconnect cuts it off
-	// (ErrSlowConsumer) and SendQueueFail fails the Send. "Accepts nothing"
+	// (ErrSlowConsumer). "Accepts nothing"
 	// means that no write moved a byte and, on Linux, that the socket's own
 	// send buffer did not shrink either (a peer that reads slowly frees it
 	// a little at a time, while the kernel lets the writer in only once a
 	// good part is free). It is also about the longest a Send waits for a
-	// peer that does not read. If zero, DefaultStallTimeout (100ms); it must
+	// peer that does not read. If zero, 100ms; it must
 	// not be negative.
 	StallTimeout time.Duration
 
-	// IdleTimeout ends a connection (ErrIdleTimeout) on which nothing was
+	// IdleTimeout ends a connection (ErrReadTimeout) on which nothing was
 	// received for this long. Zero or negative means no idle timeout.
 	IdleTimeout time.Duration
 
@@ -94,7 +92,7 @@ type Options struct {
 	// so a peer that keeps reading, however slowly, is never cut by it. The
 	// deadline is refreshed at most every quarter of it, so no progress is
 	// detected after between 3/4 of it and all of it. If zero,
-	// DefaultWriteTimeout (30s); a negative value means no limit.
+	// 30s; a negative value means no limit.
 	WriteTimeout time.Duration
 
 	// TLSConfig, if non-nil, makes every connection TLS (crypto/tls). A
@@ -103,29 +101,12 @@ type Options struct {
 	TLSConfig *tls.Config
 
 	// HandshakeTimeout bounds the TLS handshake. If zero,
-	// DefaultHandshakeTimeout (10s); a negative value means no limit.
+	// 10s; a negative value means no limit.
 	HandshakeTimeout time.Duration
 
 	// KeepAlive is the TCP keep-alive period. If zero, Go's default (15s)
 	// is used; a negative value disables keep-alive.
 	KeepAlive time.Duration
-
-	// OnConnect, if set, runs on the connection's goroutine after the TLS
-	// handshake and before the connection is produced on Connects. A non-nil
-	// error or a panic refuses the connection: it is closed, reported on
-	// Errors (a panic as ErrHookPanic) and never produced on Connects. It must
-	// not block for long: the connection waits for it.
-	OnConnect func(*Conn) error
-
-	// OnMessage, if set, receives every message on the connection's
-	// goroutine instead of the Messages channel, in order (handler style:
-	// no channel hop). While it runs the connection does not read. A panic
-	// ends the connection with ErrHookPanic, reported on Errors.
-	OnMessage func(Message)
-
-	// OnDisconnect, if set, runs on the connection's goroutine just before
-	// its Disconnect is produced. A panic is recovered and reported on Errors.
-	OnDisconnect func(Disconnect)
 
 	// Logger receives structured logs (connection id, remote address,
 	// reason; never payloads). If nil, nothing is logged.
@@ -133,23 +114,17 @@ type Options struct {
 }
 
 // SendPolicy is what Send does when a connection's send queue holds
-// MaxQueuedBytes already.
+// MaxQueuedBytes already. The zero value is SendQueueDisconnect on a Server
+// and SendQueueBlock on a Client.
 type SendPolicy int
 
 const (
-	// SendPolicyDefault is SendQueueDisconnect on a Server and
-	// SendQueueBlock on a Client.
-	SendPolicyDefault SendPolicy = iota
 	// SendQueueBlock makes Send wait until the queue has room, the
 	// connection ends (Send returns ErrClosed) or, through WriteTimeout, the
 	// peer is declared dead. This is TCP's own backpressure, passed on to the
 	// caller of Send: natural for a Client talking to one server, and a
 	// peer that does not read stalls whoever calls Send for it.
-	SendQueueBlock
-	// SendQueueFail makes Send wait for room only while the peer's socket
-	// accepts bytes; if it accepts nothing for StallTimeout, Send returns
-	// ErrSendQueueFull, the message is not queued and the connection stays.
-	SendQueueFail
+	SendQueueBlock SendPolicy = iota + 1
 	// SendQueueDisconnect makes Send wait for room only while the peer's
 	// socket accepts bytes (a burst larger than MaxQueuedBytes to a peer
 	// that reads is delivered in full); if the socket accepts nothing for
@@ -159,41 +134,26 @@ const (
 	SendQueueDisconnect
 )
 
-// String returns the policy's name.
-func (p SendPolicy) String() string {
-	switch p {
-	case SendPolicyDefault:
-		return "default"
-	case SendQueueBlock:
-		return "block"
-	case SendQueueFail:
-		return "fail"
-	case SendQueueDisconnect:
-		return "disconnect"
-	}
-	return fmt.Sprintf("SendPolicy(%d)", int(p))
-}
-
 // Defaults used when an Options field is zero, and the largest values
 // accepted.
 const (
-	DefaultMessageBuffer    = 1024
-	DefaultEventBuffer      = 1024
-	DefaultMaxPendingBytes  = 1 << 20
-	DefaultMaxQueuedBytes   = 4 << 20
-	DefaultStallTimeout     = 100 * time.Millisecond
-	DefaultWriteTimeout     = 30 * time.Second
-	DefaultHandshakeTimeout = 10 * time.Second
+	defaultMessageBuffer    = 1024
+	defaultEventBuffer      = 1024
+	defaultMaxPendingBytes  = 1 << 20
+	defaultMaxQueuedBytes   = 4 << 20
+	defaultStallTimeout     = 100 * time.Millisecond
+	defaultWriteTimeout     = 30 * time.Second
+	defaultHandshakeTimeout = 10 * time.Second
 
-	// MaxReadBufferSize is the largest ReadBufferSize accepted.
-	MaxReadBufferSize = 64 << 20
-	// MaxChannelBuffer is the largest MessageBuffer and EventBuffer
+	// maxReadBufferSize is the largest ReadBufferSize accepted.
+	maxReadBufferSize = 64 << 20
+	// maxChannelBuffer is the largest MessageBuffer and EventBuffer
 	// accepted.
-	MaxChannelBuffer = 1 << 20
-	// MaxByteLimit is the largest byte limit accepted (MaxPendingBytes,
+	maxChannelBuffer = 1 << 20
+	// maxByteLimit is the largest byte limit accepted (MaxPendingBytes,
 	// MaxQueuedBytes, ServerConfig.MaxTotalPendingBytes): 1 TiB (the
 	// largest int on 32-bit platforms).
-	MaxByteLimit = min(1<<40, math.MaxInt)
+	maxByteLimit = min(1<<40, math.MaxInt)
 )
 
 // resolved is Options with the defaults filled in.
@@ -222,56 +182,56 @@ func (o Options) resolve(server bool) (resolved, error) {
 	r.raw = isRaw(r.Framing)
 	r.sz, _ = r.Framing.(sizer)
 	switch {
-	case o.ReadBufferSize < 0 || o.ReadBufferSize > MaxReadBufferSize:
-		return r, invalid("ReadBufferSize %d is not between 0 and %d", o.ReadBufferSize, MaxReadBufferSize)
-	case o.MessageBuffer < 0 || o.MessageBuffer > MaxChannelBuffer:
-		return r, invalid("MessageBuffer %d is not between 0 and %d", o.MessageBuffer, MaxChannelBuffer)
-	case o.EventBuffer < 0 || o.EventBuffer > MaxChannelBuffer:
-		return r, invalid("EventBuffer %d is not between 0 and %d", o.EventBuffer, MaxChannelBuffer)
-	case o.MaxPendingBytes < 0 || o.MaxPendingBytes > MaxByteLimit:
-		return r, invalid("MaxPendingBytes %d is not between 0 and %d", o.MaxPendingBytes, MaxByteLimit)
-	case o.MaxQueuedBytes > MaxByteLimit:
-		return r, invalid("MaxQueuedBytes %d is over %d", o.MaxQueuedBytes, MaxByteLimit)
-	case o.SendPolicy < SendPolicyDefault || o.SendPolicy > SendQueueDisconnect:
+	case o.ReadBufferSize < 0 || o.ReadBufferSize > maxReadBufferSize:
+		return r, invalid("ReadBufferSize %d is not between 0 and %d", o.ReadBufferSize, maxReadBufferSize)
+	case o.MessageBuffer < 0 || o.MessageBuffer > maxChannelBuffer:
+		return r, invalid("MessageBuffer %d is not between 0 and %d", o.MessageBuffer, maxChannelBuffer)
+	case o.EventBuffer < 0 || o.EventBuffer > maxChannelBuffer:
+		return r, invalid("EventBuffer %d is not between 0 and %d", o.EventBuffer, maxChannelBuffer)
+	case o.MaxPendingBytes < 0 || o.MaxPendingBytes > maxByteLimit:
+		return r, invalid("MaxPendingBytes %d is not between 0 and %d", o.MaxPendingBytes, maxByteLimit)
+	case o.MaxQueuedBytes > maxByteLimit:
+		return r, invalid("MaxQueuedBytes %d is over %d", o.MaxQueuedBytes, maxByteLimit)
+	case o.SendPolicy < 0 || o.SendPolicy > SendQueueDisconnect:
 		return r, invalid("unknown SendPolicy %d", int(o.SendPolicy))
 	case o.StallTimeout < 0:
 		return r, invalid("StallTimeout %v is negative", o.StallTimeout)
 	}
 	r.readSize = o.ReadBufferSize
 	if r.readSize == 0 {
-		r.readSize = DefaultFramedReadSize
+		r.readSize = defaultFramedReadSize
 		if r.raw {
-			r.readSize = DefaultReadBufferSize
+			r.readSize = defaultReadBufferSize
 		}
 	}
 	r.maxFrame = r.Framing.MaxFrameSize()
 	if r.maxFrame <= 0 {
-		r.maxFrame = DefaultMaxMessageSize
+		r.maxFrame = defaultMaxMessageSize
 	}
 	r.maxFrame = max(r.maxFrame, r.readSize)
 	if r.MessageBuffer == 0 {
-		r.MessageBuffer = DefaultMessageBuffer
+		r.MessageBuffer = defaultMessageBuffer
 	}
 	if r.EventBuffer == 0 {
-		r.EventBuffer = DefaultEventBuffer
+		r.EventBuffer = defaultEventBuffer
 	}
-	r.maxPending = cmp0(o.MaxPendingBytes, DefaultMaxPendingBytes)
-	r.maxQueued = cmp0(o.MaxQueuedBytes, DefaultMaxQueuedBytes)
+	r.maxPending = cmp0(o.MaxPendingBytes, defaultMaxPendingBytes)
+	r.maxQueued = cmp0(o.MaxQueuedBytes, defaultMaxQueuedBytes)
 	r.policy = o.SendPolicy
-	if r.policy == SendPolicyDefault {
+	if r.policy == 0 {
 		r.policy = SendQueueBlock
 		if server {
 			r.policy = SendQueueDisconnect
 		}
 	}
 	if r.StallTimeout == 0 {
-		r.StallTimeout = DefaultStallTimeout
+		r.StallTimeout = defaultStallTimeout
 	}
 	if r.WriteTimeout == 0 {
-		r.WriteTimeout = DefaultWriteTimeout
+		r.WriteTimeout = defaultWriteTimeout
 	}
 	if r.HandshakeTimeout == 0 {
-		r.HandshakeTimeout = DefaultHandshakeTimeout
+		r.HandshakeTimeout = defaultHandshakeTimeout
 	}
 	return r, nil
 }

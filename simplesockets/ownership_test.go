@@ -115,7 +115,7 @@ func TestDataSentElsewhereStaysReceivers(t *testing.T) {
 				t.Fatal(err)
 			}
 		} else {
-			for _, c := range srv.Clients() {
+			for _, c := range srv.Conns() {
 				if c != m.Conn {
 					if err := c.Send(m.Data); err != nil {
 						t.Fatal(err)

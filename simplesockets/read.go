@@ -11,7 +11,7 @@ import (
 
 // The read path. A connection's reader goroutine reads into buf, cuts
 // frames with the Framing, copies them out (the application owns what it
-// receives) and delivers them on Messages (inbox.go) or to OnMessage.
+// receives) and delivers them on Messages (inbox.go).
 //
 // buf starts at the read size. While a frame is incomplete and fills it, it
 // grows to what the frame needs, but never past twice the bytes that have
@@ -81,18 +81,18 @@ func (c *Conn) firstWait() error {
 		_ = c.nc.SetReadDeadline(time.Now().Add(t))
 	}
 	if c.draining.Load() { // Close came before the deadline above replaced its own
-		return c.setReason(ErrKicked)
+		return c.setReason(errKicked)
 	}
 	err = waitReadable(raw)
 	switch {
 	case err == nil:
 		return nil
 	case c.draining.Load():
-		return c.setReason(ErrKicked)
+		return c.setReason(errKicked)
 	case c.ctx.Err() != nil:
 		return c.setReason(c.h.closeReason)
 	}
-	return classify(err, ErrIdleTimeout)
+	return classify(err, errIdle)
 }
 
 // prepare makes room in buf and sets the deadline of the next read. A
@@ -131,7 +131,7 @@ func (r *reader) prepare() error {
 	// from the start of a partial frame, whichever comes first; timeout
 	// names the one that fires.
 	var deadline time.Time
-	r.timeout = ErrIdleTimeout
+	r.timeout = errIdle
 	if o.IdleTimeout > 0 {
 		deadline = time.Now().Add(o.IdleTimeout)
 	}
@@ -146,7 +146,7 @@ func (r *reader) prepare() error {
 		}
 	}
 	if c.draining.Load() {
-		return c.setReason(ErrKicked)
+		return c.setReason(errKicked)
 	}
 	if c.ctx.Err() != nil { // killed, or the owner is closing
 		return c.setReason(c.h.closeReason)
@@ -224,9 +224,9 @@ func (r *reader) process(n int, rerr error) error {
 	case rerr == nil:
 		return nil
 	case c.draining.Load() && errors.Is(rerr, os.ErrDeadlineExceeded):
-		return c.setReason(ErrKicked)
+		return c.setReason(errKicked)
 	case errors.Is(rerr, io.EOF) && r.start < r.end:
-		return because(ErrPeerClosed, fmt.Errorf("%w: %d bytes of an incomplete frame", io.ErrUnexpectedEOF, r.end-r.start))
+		return because(errPeerClosed, fmt.Errorf("%w: %d bytes of an incomplete frame", io.ErrUnexpectedEOF, r.end-r.start))
 	}
 	return classify(rerr, r.timeout)
 }
@@ -300,22 +300,8 @@ func (r *reader) message(i int, now time.Time) Message {
 	return m
 }
 
-// deliver hands the frames to OnMessage or the Messages channel, in order.
+// deliver hands the frames to the Messages channel, in order.
 func (r *reader) deliver(now time.Time) bool {
-	c := r.c
 	defer func() { r.handed = nil }()
-	hook := c.h.opts.OnMessage
-	if hook == nil {
-		return c.h.in.deliver(r, now)
-	}
-	for i := range r.frames {
-		if err := safeCall(func() { hook(r.message(i, now)) }); err != nil {
-			c.h.st.msgsIn.Add(uint64(i + 1)) // frame i reached the hook
-			c.h.st.discarded.Add(uint64(len(r.frames) - i - 1))
-			c.kill(err)
-			return false
-		}
-	}
-	c.h.st.msgsIn.Add(uint64(len(r.frames)))
-	return true
+	return r.c.h.in.deliver(r, now)
 }

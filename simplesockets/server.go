@@ -1,11 +1,13 @@
 package simplesockets
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,19 +16,19 @@ import (
 	"github.com/simplesockets/simplesockets-go/internal/listen"
 )
 
-// DefaultAddr is the address a Server listens on and a Client dials when
+// defaultAddr is the address a Server listens on and a Client dials when
 // their config leaves Addr empty: the Python package's default port, on the
 // loopback interface.
-const DefaultAddr = "127.0.0.1:25567"
+const defaultAddr = "127.0.0.1:25567"
 
 // ServerConfig configures a Server. The zero value works: it listens on
-// DefaultAddr with Raw framing.
+// 127.0.0.1:25567 with Raw framing.
 type ServerConfig struct {
 	// Network is "tcp" (the default when empty), "tcp4", "tcp6" or "unix".
 	Network string
 
 	// Addr is the address to listen on: "host:port" for TCP, a file path
-	// for "unix". If empty, DefaultAddr. Port 0 picks a free port; Addr()
+	// for "unix". If empty, 127.0.0.1:25567. Port 0 picks a free port; Addr()
 	// reports it once listening. For "unix", a socket file left by a dead
 	// process is removed; one a live server answers on is an error.
 	Addr string
@@ -55,14 +57,14 @@ type ServerConfig struct {
 	// some (one larger message is still delivered when nothing else is
 	// pending). Each connection is also held to Options.MaxPendingBytes, so
 	// one flooding peer cannot take it all. If zero,
-	// DefaultMaxTotalPendingBytes (64 MiB); it must be between 0 and
-	// MaxByteLimit.
+	// 64 MiB; it must be between 0 and
+	// 1 TiB.
 	MaxTotalPendingBytes int
 
 	// ShutdownTimeout bounds the graceful stop that the end of Serve's (or
 	// ListenAndServe's) context starts: stop accepting, deliver what was
 	// read, write what is queued; after it, whatever remains is closed at
-	// once. If zero, DefaultShutdownTimeout (5s); a negative value closes at
+	// once. If zero, 5s; a negative value closes at
 	// once, with no grace. Shutdown takes its own context instead.
 	ShutdownTimeout time.Duration
 
@@ -70,12 +72,12 @@ type ServerConfig struct {
 	Options
 }
 
-// DefaultShutdownTimeout is ServerConfig.ShutdownTimeout's default.
-const DefaultShutdownTimeout = 5 * time.Second
+// defaultShutdownTimeout is ServerConfig.ShutdownTimeout's default.
+const defaultShutdownTimeout = 5 * time.Second
 
-// DefaultMaxTotalPendingBytes is ServerConfig.MaxTotalPendingBytes's
+// defaultMaxTotalPendingBytes is ServerConfig.MaxTotalPendingBytes's
 // default.
-const DefaultMaxTotalPendingBytes = 64 << 20
+const defaultMaxTotalPendingBytes = 64 << 20
 
 // Server accepts connections and turns them into events on four channels:
 // Connects, Disconnects, Messages and Errors.
@@ -86,18 +88,17 @@ type Server struct {
 	cfg ServerConfig
 	h   *hub
 
-	mu       sync.Mutex
-	ln       net.Listener
-	conns    map[*Conn]struct{}
-	perIP    map[string]int
-	serving  bool
-	closing  bool          // Shutdown or Close was called
-	stopped  bool          // killAll ran: no new connections
-	cancel   func(error)   // cancels the serving context
-	drained  chan struct{} // closed when shutting down and the last conn ended
-	served   chan struct{} // closed when Serve has returned
-	slots    chan struct{} // MaxConnections semaphore, nil if unlimited
-	acceptOn bool
+	mu      sync.Mutex
+	lns     []net.Listener
+	conns   map[*Conn]struct{}
+	perIP   map[string]int
+	serving bool
+	closing bool          // Shutdown or Close was called
+	stopped bool          // killAll ran: no new connections
+	cancel  func(error)   // cancels the serving context
+	drained chan struct{} // closed when shutting down and the last conn ended
+	served  chan struct{} // closed when Serve has returned
+	slots   chan struct{} // MaxConnections semaphore, nil if unlimited
 }
 
 // NewServer returns a Server for cfg, or an error wrapping ErrInvalidConfig.
@@ -111,13 +112,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("%w: network %q (want tcp, tcp4, tcp6 or unix)", ErrInvalidConfig, cfg.Network)
 	}
 	if cfg.Addr == "" {
-		cfg.Addr = DefaultAddr
+		cfg.Addr = defaultAddr
 	}
 	if cfg.Backlog < 0 || cfg.MaxConnections < 0 || cfg.MaxConnectionsPerIP < 0 {
 		return nil, fmt.Errorf("%w: Backlog, MaxConnections and MaxConnectionsPerIP must not be negative", ErrInvalidConfig)
 	}
-	if cfg.MaxTotalPendingBytes < 0 || cfg.MaxTotalPendingBytes > MaxByteLimit {
-		return nil, invalid("MaxTotalPendingBytes %d is not between 0 and %d", cfg.MaxTotalPendingBytes, MaxByteLimit)
+	if cfg.MaxTotalPendingBytes < 0 || cfg.MaxTotalPendingBytes > maxByteLimit {
+		return nil, invalid("MaxTotalPendingBytes %d is not between 0 and %d", cfg.MaxTotalPendingBytes, maxByteLimit)
 	}
 	opts, err := cfg.Options.resolve(true)
 	if err != nil {
@@ -128,7 +129,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		cfg:    cfg,
-		h:      newHub(opts, ErrServerClosed, cmp0(cfg.MaxTotalPendingBytes, DefaultMaxTotalPendingBytes)),
+		h:      newHub(opts, ErrServerClosed, cmp0(cfg.MaxTotalPendingBytes, defaultMaxTotalPendingBytes)),
 		conns:  make(map[*Conn]struct{}),
 		perIP:  make(map[string]int),
 		served: make(chan struct{}),
@@ -176,22 +177,22 @@ func (s *Server) Errors() <-chan error {
 func (s *Server) Stats() Stats { return s.h.stats() }
 
 // Listen opens the listener of the configured Network and Addr (with
-// Backlog), so that Addr is known before Serve is called with a nil
-// listener. ListenAndServe calls it.
+// Backlog), so that Addr is known before Serve is called without
+// listeners. ListenAndServe calls it.
 func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return ErrServerClosed
 	}
-	if s.ln != nil {
+	if len(s.lns) > 0 {
 		return ErrAlreadyStarted
 	}
 	ln, err := listen.Listen(context.Background(), s.cfg.Network, s.cfg.Addr, s.cfg.Backlog, s.h.opts.KeepAlive)
 	if err != nil {
 		return fmt.Errorf("simplesockets: listen %s %s: %w", s.cfg.Network, s.cfg.Addr, err)
 	}
-	s.ln = ln
+	s.lns = []net.Listener{ln}
 	return nil
 }
 
@@ -202,7 +203,7 @@ func (s *Server) Listen() error {
 // Serve); a failure returns the error.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	s.mu.Lock()
-	have := s.ln != nil
+	have := len(s.lns) > 0
 	s.mu.Unlock()
 	if !have {
 		if err := s.Listen(); err != nil {
@@ -212,24 +213,25 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.Serve(ctx, nil)
+	return s.Serve(ctx)
 }
 
-// Addr returns the listener's address, or nil before Listen or Serve. With
-// a listener passed to Serve, Addr is nil until Serve has started: use the
-// listener's own Addr.
+// Addr returns the address of the first listener (the one opened by
+// Listen, or the first passed to Serve), or nil before either.
 func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ln == nil {
+	if len(s.lns) == 0 {
 		return nil
 	}
-	return s.ln.Addr()
+	return s.lns[0].Addr()
 }
 
-// Serve accepts connections on ln (or, if ln is nil, on the listener opened
-// by Listen) until ctx ends, Shutdown or Close is called, or Accept fails
-// with a permanent error. The Server takes ownership of ln and closes it.
+// Serve accepts connections on every listener in lns (TCP, Unix, TLS or
+// any net.Listener; one set of channels, one Stats and one Shutdown for
+// all), or, with none, on the listener opened by Listen, until ctx ends, Shutdown or Close is called, or an Accept fails
+// with a permanent error. The Server takes ownership of the listeners and
+// closes them.
 //
 // When ctx ends, the server stops gracefully, as Shutdown does, for at most
 // ShutdownTimeout; then it closes what remains.
@@ -241,13 +243,15 @@ func (s *Server) Addr() net.Addr {
 // also matches context.Cause(ctx). A failing listener returns the accept
 // error. A Server serves once: a second Serve returns ErrAlreadyStarted
 // while the first runs and ErrServerClosed after it.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.mu.Lock()
 	switch {
 	case s.closing:
 		s.mu.Unlock()
-		if ln != nil {
-			ln.Close()
+		for _, ln := range lns {
+			if ln != nil {
+				ln.Close()
+			}
 		}
 		s.h.closeChannels()
 		return ErrServerClosed
@@ -259,17 +263,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		default:
 			return ErrAlreadyStarted
 		}
-	case ln == nil && s.ln == nil:
+	case slices.Contains(lns, nil):
 		s.mu.Unlock()
-		return fmt.Errorf("simplesockets: Serve with a nil listener before Listen")
-	case ln != nil && s.ln != nil && ln != s.ln:
+		return errors.New("simplesockets: Serve with a nil listener")
+	case len(lns) == 0 && len(s.lns) == 0:
+		s.mu.Unlock()
+		return errors.New("simplesockets: Serve without listeners before Listen")
+	case len(lns) > 0 && len(s.lns) > 0:
 		s.mu.Unlock()
 		return fmt.Errorf("%w: Listen was called already", ErrAlreadyStarted)
 	}
-	if ln == nil {
-		ln = s.ln
+	if len(lns) > 0 {
+		s.lns = lns
 	}
-	s.ln = ln
+	lns = s.lns
 	s.serving = true
 	// ctx's end does not cancel the serving context directly: it starts a
 	// graceful stop (below), which cancels it when done.
@@ -279,7 +286,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	g, gctx := errgroup.WithContext(sctx)
 	s.h.spawn = func(f func()) { g.Go(func() error { f(); return nil }) }
-	g.Go(func() error { return s.acceptLoop(gctx, g, ln) })
+	for _, ln := range lns {
+		g.Go(func() error { return s.acceptLoop(gctx, g, ln) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		s.killAll(ErrServerClosed)
@@ -288,7 +297,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error {
 		select {
 		case <-ctx.Done():
-			t := cmp0(s.cfg.ShutdownTimeout, DefaultShutdownTimeout)
+			t := cmp0(s.cfg.ShutdownTimeout, defaultShutdownTimeout)
 			grace, stop := context.WithTimeout(context.Background(), max(t, 0))
 			s.drain(grace)
 			stop()
@@ -321,9 +330,7 @@ func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Liste
 				return nil
 			}
 		}
-		s.setAccepting(true)
 		nc, err := ln.Accept()
-		s.setAccepting(false)
 		if err != nil {
 			s.releaseSlot()
 			if ctx.Err() != nil || s.isClosing() {
@@ -371,22 +378,6 @@ func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Liste
 			return nil
 		})
 	}
-}
-
-func (s *Server) setAccepting(on bool) {
-	s.mu.Lock()
-	s.acceptOn = on
-	s.mu.Unlock()
-}
-
-// Accepting reports whether the accept loop is waiting in Accept now (false
-// while it is paused at MaxConnections, before Serve and after it). With a
-// listener of your own whose Accept blocks on something else, it reports
-// true while that Accept waits.
-func (s *Server) Accepting() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.acceptOn
 }
 
 func remoteIP(a net.Addr) string {
@@ -470,13 +461,18 @@ func (s *Server) killAll(reason error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopped = true
-	if s.ln != nil {
-		s.ln.Close()
-	}
+	s.closeListeners()
 	for c := range s.conns {
 		c.kill(reason) // records the reason before anything wakes the reader
 	}
 	s.h.goHard()
+}
+
+// closeListeners closes every listener. s.mu must be held.
+func (s *Server) closeListeners() {
+	for _, ln := range s.lns {
+		ln.Close()
+	}
 }
 
 // Shutdown stops the server gracefully: it closes the listener, makes every
@@ -501,17 +497,12 @@ func (s *Server) drain(ctx context.Context) (err error, serving bool) {
 	s.mu.Lock()
 	s.closing = true
 	if !s.serving {
-		ln := s.ln
+		s.closeListeners()
 		s.mu.Unlock()
-		if ln != nil {
-			ln.Close()
-		}
 		s.h.closeChannels()
 		return nil, false
 	}
-	if s.ln != nil {
-		s.ln.Close()
-	}
+	s.closeListeners()
 	for c := range s.conns {
 		c.beginDrain(ErrServerClosed)
 	}
@@ -545,12 +536,11 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closing = true
 	serving := s.serving
-	ln := s.ln
+	if !serving {
+		s.closeListeners()
+	}
 	s.mu.Unlock()
 	if !serving {
-		if ln != nil {
-			ln.Close()
-		}
 		s.h.closeChannels()
 		return nil
 	}
@@ -559,48 +549,19 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// Clients returns a snapshot of the open connections, keyed by remote
-// address (RemoteAddr().String()). Peers of a Unix socket have no address
-// of their own, so for them the key is the address followed by "#" and the
-// connection's ID (for example "@#7").
-func (s *Server) Clients() map[string]*Conn {
-	conns := s.live()
-	m := make(map[string]*Conn, len(conns))
-	for _, c := range conns {
-		m[clientKey(c)] = c
-	}
-	return m
-}
-
-func clientKey(c *Conn) string {
-	if _, ok := c.remote.(*net.TCPAddr); ok {
-		return c.remote.String()
-	}
-	return addrString(c.remote) + "#" + c.idString()
-}
-
-// live returns the connections produced on Connects and not yet ended.
-func (s *Server) live() []*Conn {
+// Conns returns a snapshot of the open connections (those produced on
+// Connects and not yet ended), ordered by ID.
+func (s *Server) Conns() []*Conn {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	conns := make([]*Conn, 0, len(s.conns))
 	for c := range s.conns {
 		if c.live.Load() {
 			conns = append(conns, c)
 		}
 	}
+	s.mu.Unlock()
+	slices.SortFunc(conns, func(a, b *Conn) int { return cmp.Compare(a.id, b.id) })
 	return conns
-}
-
-// Disconnect closes the connection whose Clients key is addr, as
-// Conn.Close does, and returns ErrNotFound if there is none.
-func (s *Server) Disconnect(addr string) error {
-	for _, c := range s.live() {
-		if clientKey(c) == addr {
-			return c.Close()
-		}
-	}
-	return fmt.Errorf("%w: %s", ErrNotFound, addr)
 }
 
 // Broadcast sends data to every open connection. It returns nil if every
@@ -611,7 +572,7 @@ func (s *Server) Disconnect(addr string) error {
 // data: the caller may use it again as soon as Broadcast returns.
 func (s *Server) Broadcast(data []byte) error {
 	var errs []error
-	for _, c := range s.live() {
+	for _, c := range s.Conns() {
 		if err := c.Send(data); err != nil {
 			errs = append(errs, &ConnError{Conn: c, Remote: c.remote, Err: err})
 		}

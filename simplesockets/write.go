@@ -20,8 +20,8 @@ import (
 // holds MaxQueuedBytes. Under SendQueueBlock it waits until there is room;
 // under the other policies only while the socket accepts bytes: when the
 // writer's current write has moved nothing for StallTimeout, the peer is
-// not reading, and Send gives up (SendQueueFail) or cuts it off
-// (SendQueueDisconnect, ErrSlowConsumer). While the socket is full, Send
+// not reading, and Send cuts it off (SendQueueDisconnect,
+// ErrSlowConsumer). While the socket is full, Send
 // queues up to twice the limit without waiting, and a connection whose
 // queue holds half the limit stops reading (waitOutbound), so a peer that
 // does not read its replies sends the application nothing more, and the
@@ -146,9 +146,6 @@ func (c *Conn) waitRoomLocked(n int) (err error, cut bool) {
 		if o.policy != SendQueueBlock {
 			idle := c.stalledForLocked()
 			if idle >= o.StallTimeout {
-				if o.policy == SendQueueFail {
-					return fmt.Errorf("%w: %d bytes queued, none written for %v", ErrSendQueueFull, queued, idle.Round(time.Millisecond)), false
-				}
 				return c.slowConsumerLocked(queued, idle), true
 			}
 			limit = o.StallTimeout - idle

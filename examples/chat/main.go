@@ -88,7 +88,7 @@ func listen(addr string, maxLine int) (*ss.Server, error) {
 // goroutine it started, and the server's, have ended.
 func serve(ctx context.Context, srv *ss.Server, log io.Writer) error {
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), nil) }()
+	go func() { served <- srv.Serve(context.Background()) }()
 
 	shutdownDone := make(chan struct{})
 	stopShutdown := context.AfterFunc(ctx, func() {

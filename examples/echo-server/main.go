@@ -96,7 +96,7 @@ func run() error {
 		srv.Shutdown(sctx)
 	}()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), nil) }()
+	go func() { served <- srv.Serve(context.Background()) }()
 
 	// Errors are printed by a goroutine of their own, so that the echo loop
 	// is a plain receive; both loops end when the server closes its

@@ -33,7 +33,7 @@ func run() error {
 	}
 	fmt.Println("server: listening on", srv.Addr())
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, nil) }()
+	go func() { served <- srv.Serve(ctx) }()
 
 	// The server's event loop: echo every message, report the rest. It
 	// ends when the server closes its channels.

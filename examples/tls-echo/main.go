@@ -66,7 +66,7 @@ func run(mtls bool) error {
 	}
 	fmt.Println("server: TLS on", srv.Addr())
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, nil) }()
+	go func() { served <- srv.Serve(ctx) }()
 	go func() {
 		for m := range srv.Messages() {
 			state, _ := m.Conn.TLSConnectionState()

@@ -367,7 +367,7 @@ func TestServerExceptionListBounded(t *testing.T) {
 	}
 	for i, e := range excs { // the oldest went
 		want := fmt.Sprintf("panic %d", extra+i+1)
-		if !errors.Is(e.Err, ss.ErrHookPanic) || !strings.HasSuffix(e.Error(), want) {
+		if !errors.Is(e.Err, compat.ErrHookPanic) || !strings.HasSuffix(e.Error(), want) {
 			t.Fatalf("exception %d: %v, want ...%s", i, e, want)
 		}
 	}

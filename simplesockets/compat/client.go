@@ -314,15 +314,18 @@ func isDone(ch <-chan struct{}) bool {
 // event.connected).
 func (c *Client) Connected() bool {
 	core, err := c.coreOrErr()
-	return err == nil && core.Connected()
+	return err == nil && core.Conn() != nil
 }
 
 // IsConnected reports whether the Client has a connection now (Python:
 // event.is_connected).
 func (c *Client) IsConnected() bool {
 	core, err := c.coreOrErr()
-	return err == nil && core.IsConnected()
+	return err == nil && isLive(core.Conn())
 }
+
+// isLive reports whether conn is open: made and not yet ended.
+func isLive(conn *ss.Conn) bool { return conn != nil && conn.Context().Err() == nil }
 
 // Disconnected reports whether the Client was connected and is not any
 // more (Python: event.disconnected). Unlike Python's flag it turns false
@@ -332,7 +335,7 @@ func (c *Client) Disconnected() bool {
 	if err != nil {
 		return errors.Is(err, net.ErrClosed)
 	}
-	return core.Connected() && !core.IsConnected()
+	return core.Conn() != nil && !isLive(core.Conn())
 }
 
 // Address returns the server's address as "ip:port" (Python: Address, the

@@ -157,6 +157,13 @@ func (g *gate) restart() error {
 	return nil
 }
 
+// inAccept reports whether an Accept waits in the listener now.
+func (g *gate) inAccept() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.accepting
+}
+
 // state reports whether the gate lets Accept through, and whether exit was
 // called.
 func (g *gate) state() (open, exited bool) {

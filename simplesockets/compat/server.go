@@ -38,6 +38,12 @@ var (
 	ErrNotSetUp = errors.New("compat: Setup was not called")
 	// ErrSetUp is returned by Setup when it was called already.
 	ErrSetUp = errors.New("compat: Setup was called already")
+	// ErrNotFound is returned by Disconnect and SendData when no client
+	// has the given address (or the connection is nil).
+	ErrNotFound = errors.New("compat: no such client")
+	// ErrHookPanic is recorded in the exception list when a hook
+	// (OnConnect, OnDisconnect, OnReceive) panicked.
+	ErrHookPanic = errors.New("compat: hook panicked")
 )
 
 // ServerSetup is the argument of Server.Setup: the keyword arguments of the
@@ -301,13 +307,12 @@ func (s *Server) Killed() bool {
 // up.
 func (s *Server) Accepting() bool {
 	s.mu.Lock()
-	core, g, started := s.core, s.gate, s.started && !s.closed
+	g, started := s.gate, s.started && !s.closed
 	s.mu.Unlock()
 	if !started {
 		return false
 	}
-	open, _ := g.state()
-	return open && core.Accepting()
+	return g.inAccept()
 }
 
 func (s *Server) gateOrErr() (*gate, error) {
@@ -364,7 +369,7 @@ func (s *Server) ReturnRecvedData() []RecvedData { return s.st.returnRecved() }
 // as in Python, also recorded in the exception list.
 func (s *Server) SendData(data []byte, conn *ss.Conn) error {
 	if conn == nil {
-		err := fmt.Errorf("compat: SendData: %w", ss.ErrNotFound)
+		err := fmt.Errorf("compat: SendData: %w", ErrNotFound)
 		s.st.addException(err, "")
 		return err
 	}
@@ -377,24 +382,37 @@ func (s *Server) SendData(data []byte, conn *ss.Conn) error {
 
 // Disconnect closes the connection of the client at address (Python:
 // disconnect(address)): it flushes what is queued for it, then closes. It
-// returns an error matching simplesockets.ErrNotFound if no client has that
-// address.
+// returns an error matching ErrNotFound if no client has that address.
 func (s *Server) Disconnect(address string) error {
 	core := s.Core()
 	if core == nil {
 		return ErrNotSetUp
 	}
-	return core.Disconnect(address)
+	if c := s.Clients()[address]; c != nil {
+		return c.Close()
+	}
+	return fmt.Errorf("%w: %s", ErrNotFound, address)
 }
 
 // Clients returns a snapshot of the connected clients, keyed by address
-// (Python: clients, whose values are [thread, socket]).
+// (Python: clients, whose values are [thread, socket]). Peers of a Unix
+// socket have no address of their own, so for them the key is the address
+// followed by "#" and the connection's ID (for example "@#7").
 func (s *Server) Clients() map[string]*ss.Conn {
-	core := s.Core()
-	if core == nil {
-		return map[string]*ss.Conn{}
+	m := map[string]*ss.Conn{}
+	if core := s.Core(); core != nil {
+		for _, c := range core.Conns() {
+			m[clientKey(c)] = c
+		}
 	}
-	return core.Clients()
+	return m
+}
+
+func clientKey(c *ss.Conn) string {
+	if _, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return c.RemoteAddr().String()
+	}
+	return fmt.Sprintf("%v#%d", c.RemoteAddr(), c.ID())
 }
 
 // ReturnExceptions returns the exception list (Python:

@@ -74,7 +74,7 @@ func TestServerEchoPolling(t *testing.T) {
 	if a := recvOr(t, disconnected, "OnDisconnect"); a != me {
 		t.Fatalf("OnDisconnect(%q)", a)
 	}
-	if err := srv.Disconnect(me); !errors.Is(err, ss.ErrNotFound) {
+	if err := srv.Disconnect(me); !errors.Is(err, compat.ErrNotFound) {
 		t.Fatalf("Disconnect of a gone client: %v", err)
 	}
 	if srv.ExceptionOccurred() {
@@ -223,7 +223,7 @@ func TestServerPeerDisconnect(t *testing.T) {
 		linger bool
 		reason error
 	}{
-		{"FIN", false, ss.ErrPeerClosed},
+		{"FIN", false, io.EOF},
 		{"RST", true, ss.ErrConnReset},
 	}
 	for _, tt := range tests {
@@ -415,7 +415,7 @@ func TestServerExceptions(t *testing.T) {
 				t.Fatalf("%d exceptions, want 3", len(excs))
 			}
 			for _, e := range excs {
-				if !errors.Is(e.Err, ss.ErrHookPanic) || !errors.Is(e, ss.ErrHookPanic) || !addrs[e.Address] || e.Time.IsZero() {
+				if !errors.Is(e.Err, compat.ErrHookPanic) || !errors.Is(e, compat.ErrHookPanic) || !addrs[e.Address] || e.Time.IsZero() {
 					t.Fatalf("exception %+v", e)
 				}
 				delete(addrs, e.Address) // distinct entries, one per client

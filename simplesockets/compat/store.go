@@ -120,7 +120,7 @@ type Event struct {
 	// Data is the received data of an EventData.
 	Data []byte
 	// Err is the exception of an EventException, and the reason of an
-	// EventDisconnect (it matches simplesockets.ErrPeerClosed for a clean
+	// EventDisconnect (it matches io.EOF for a clean
 	// close, simplesockets.ErrConnReset for a reset, and so on).
 	Err error
 	// Time is when the event happened.
@@ -427,7 +427,7 @@ func connOf(err error) *ss.Conn {
 // recoverHook turns a panic in a user hook into an exception.
 func recoverHook(st *store, hook, addr string) {
 	if r := recover(); r != nil {
-		st.addException(fmt.Errorf("%w: %s: %v", ss.ErrHookPanic, hook, r), addr)
+		st.addException(fmt.Errorf("%w: %s: %v", ErrHookPanic, hook, r), addr)
 	}
 }
 
@@ -462,5 +462,5 @@ func setRecvedDefault(n *int) error {
 // reads it holds (at most recvBuffer bytes each) come to about maxRecved:
 // the core's default, 1024, unless the reads are large.
 func serverMessageBuffer(recvBuffer, maxRecved int) int {
-	return min(ss.DefaultMessageBuffer, max(clientMessageBuffer, maxRecved/max(recvBuffer, 1)))
+	return min(1024, max(clientMessageBuffer, maxRecved/max(recvBuffer, 1)))
 }

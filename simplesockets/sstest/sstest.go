@@ -88,7 +88,7 @@ func NewServer(tb testing.TB, cfg ss.ServerConfig) *Server {
 	s := &Server{Server: srv, Addr: srv.Addr().String(), cfg: cfg, served: make(chan struct{})}
 	go func() {
 		defer close(s.served)
-		s.err = srv.Serve(context.Background(), nil)
+		s.err = srv.Serve(context.Background())
 	}()
 	tb.Cleanup(func() {
 		tb.Helper()
