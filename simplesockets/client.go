@@ -262,8 +262,10 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // Reconnect closes the current connection, if any (gracefully, as
-// Conn.Close, with reason errClientClosed), waits until it has ended, and
-// dials again. ctx bounds the wait and the dial; if it ends while the old
+// Conn.Close; its Disconnect's reason matches ErrClosed), waits until its
+// socket is closed, and dials again. The old connection's Disconnect comes
+// after its last Message, so it may come after the new connection's
+// Connect. ctx bounds the wait and the dial; if it ends while the old
 // connection is still flushing, that connection is closed at once and
 // Reconnect returns ctx's error without dialling.
 func (c *Client) Reconnect(ctx context.Context) error {
@@ -275,7 +277,7 @@ func (c *Client) Reconnect(ctx context.Context) error {
 	if old := c.conn; old != nil {
 		old.beginDrain(errClientClosed)
 		select {
-		case <-old.ended:
+		case <-old.closed: // not ended: its Disconnect may wait for the caller to take its Messages
 		case <-ctx.Done():
 			old.kill(errClientClosed)
 			return fmt.Errorf("simplesockets: reconnect: %w", ctx.Err())
@@ -385,7 +387,10 @@ func (c *Client) Disconnects() <-chan Disconnect {
 // Messages delivers the messages received, in order. When its buffer
 // (MessageBuffer) is full, the Client stops reading the socket. Close closes
 // it.
-func (c *Client) Messages() <-chan Message { return c.h.in.ch }
+func (c *Client) Messages() <-chan Message {
+	c.h.subMessages.Store(true)
+	return c.h.in.ch
+}
 
 // Errors delivers non-fatal errors, such as a *ConnError for a connection
 // that ended by a failure. Close closes it.

@@ -40,7 +40,6 @@ type Conn struct {
 	writerIdle bool      // the writer waits for a kick
 	wstop      bool      // finish: the writer drains the queue and ends
 	killed     bool      // kill was called: queued data is dropped
-	refused    bool      // ended before Connects (TLS handshake)
 	sendErr    error     // non-nil: Send refuses with this
 	reason     error     // why the connection ends (first one wins)
 
@@ -55,6 +54,7 @@ type Conn struct {
 	cancel context.CancelCauseFunc
 	onEnd  func(*Conn) // the owner's bookkeeping, run once the Disconnect is sent
 	ended  chan struct{}
+	closed chan struct{} // closed once the socket is, before the Disconnect waits for order
 	kick   chan struct{} // wakes an idle writer; capacity 1
 	wdone  chan struct{} // closed when the writer has ended
 	pc     *progressConn // the socket, wrapped for progress (under nc if nc is TLS)
@@ -67,6 +67,10 @@ type Conn struct {
 	live     atomic.Bool         // produced on Connects and not yet ended
 
 	pending int // bytes of this connection's messages in the Messages channel (under h.in.mu)
+	inCh    int // and how many they are (under h.in.mu)
+	// connSeq is the place of the Connect on Connects, if its reception is
+	// waited for (order.go); set before the reader's first delivery.
+	connSeq uint64
 	// busySince is when the writer's current write began or last moved
 	// bytes (unix nanoseconds), 0 between writes.
 	busySince atomic.Int64
@@ -92,6 +96,7 @@ func newConn(h *hub, parent context.Context, nc net.Conn, pc *progressConn, onEn
 		local:  nc.LocalAddr(),
 		onEnd:  onEnd,
 		ended:  make(chan struct{}),
+		closed: make(chan struct{}),
 	}
 	c.room.L = &c.mu
 	c.ctx, c.cancel = context.WithCancelCause(parent)
@@ -166,9 +171,10 @@ func (c *Conn) Send(data []byte) error {
 
 // Close ends the connection gracefully: it stops reading, delivers the
 // messages already read, writes what is queued (bounded by WriteTimeout),
-// then closes the socket; the Disconnect's reason is errKicked. Close does
+// then closes the socket; the Disconnect's reason matches ErrClosed ("closed
+// by the application"). Close does
 // not wait for that (so it can be called from the loop that reads
-// Messages); Done is closed when it is over. Delivering the messages already
+// Messages); the Disconnect says when it is over. Delivering the messages already
 // read waits for room on Messages, so if nobody reads Messages the
 // connection ends only when the server or client is closed. Close is
 // idempotent and returns nil.
@@ -245,6 +251,7 @@ func (c *Conn) serve(handshake bool) {
 	// (start's and readLoop's frames are not on it then).
 	if !c.start(handshake) {
 		c.onEnd(c)
+		close(c.closed)
 		close(c.ended)
 		return
 	}
@@ -262,7 +269,7 @@ func (c *Conn) start(handshake bool) bool {
 	if handshake {
 		if err := c.handshake(); err != nil {
 			c.h.st.rejectedTLS.Add(1)
-			c.refuse(err)
+			c.kill(err) // never reached Connects: nothing was sent on it
 			c.h.logConn(slog.LevelInfo, "tls handshake failed", c, err)
 			c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: err})
 			return false
@@ -274,18 +281,6 @@ func (c *Conn) start(handshake bool) bool {
 	c.live.Store(true)
 	c.h.emitConnect(c)
 	return true
-}
-
-// refuse ends a connection that never reached Connects (failed handshake,
-// OnConnect said no): killed, not live, and with no writer left (OnConnect
-// may have called Send).
-func (c *Conn) refuse(err error) {
-	c.mu.Lock()
-	c.refused = true
-	c.mu.Unlock()
-	c.kill(err)
-	c.live.Store(false)
-	c.waitWriter()
 }
 
 func (c *Conn) handshake() error {
@@ -327,6 +322,8 @@ func (c *Conn) finish(reason error) {
 	} else {
 		c.h.logConn(slog.LevelDebug, "disconnected", c, reason)
 	}
+	close(c.closed)
+	c.waitDelivered() // order.go
 	c.h.emitDisconnect(c, reason)
 	// Only now give back the connection's slot: the Disconnect comes before
 	// the Connect of a connection that takes its place.

@@ -107,15 +107,42 @@
 // Call the accessors before serving (or read the channels in the select loop
 // from the start) to receive every event.
 //
+// Order: a connection's reader delivers its first message only once its
+// Connect has been received (if Connects is subscribed), and its Disconnect
+// is sent only once its Connect and all of its Messages have been received
+// (if Messages was asked for). So the loop below never needs to drain
+// Messages before handling a leave, and it ends when the server has stopped:
+//
+//	for {
+//		select {
+//		case c := <-srv.Connects():
+//			c.SetValue(newSession(c))
+//		case m, ok := <-srv.Messages():
+//			if !ok {
+//				return // Serve has returned: every channel is closed
+//			}
+//			m.Conn.Value().(*session).handle(m)
+//		case d := <-srv.Disconnects():
+//			d.Conn.Value().(*session).leave(d.Err)
+//		}
+//	}
+//
+// A subscribed channel is a promise to read it: a connection whose Connect
+// is never received never delivers a message. After [Server.Close] (a hard
+// stop), order is no longer waited for, and Disconnects keep being
+// delivered (none dropped) while the application takes at least one every
+// 500ms; after that the rest are dropped and counted, so Close stays
+// bounded even if nobody reads them.
+//
 // # Guarantees
 //
 //  1. Exactly one Disconnect for every Connect, whatever ends the connection:
 //     the peer, a reset, a timeout, an oversize frame, a slow consumer,
-//     [Conn.Close], [Server.Disconnect], [Server.Shutdown], [Server.Close]
-//     or the context.
-//  2. A connection's messages are sent on Messages in the order they were
-//     received, and all of them before its Disconnect is sent. A select loop
-//     over several buffered channels may still pick the Disconnect first.
+//     [Conn.Close], [Server.Shutdown], [Server.Close] or the context.
+//  2. Per-connection order across the channels: a select loop over them
+//     receives a connection's Connect before any of its Messages, its
+//     Messages in the order they arrived, and its Disconnect after its last
+//     Message (see "Lifecycle events" for what it takes).
 //  3. The Server (or Client) closes its four channels after its last
 //     goroutine has ended, so a range over any of them terminates.
 //  4. Nothing is dropped silently: slow reading is backpressure; what is

@@ -57,7 +57,19 @@ type hub struct {
 	// A lifecycle channel whose accessor was called is "subscribed": its
 	// events are delivered with blocking sends (backpressure). Before that,
 	// events that do not fit in its buffer are dropped and counted.
-	subConnects, subDisconnects, subErrors atomic.Bool
+	// subMessages says Messages was asked for: a Disconnect then waits for
+	// its connection's messages to be received (order.go).
+	subConnects, subDisconnects, subErrors, subMessages atomic.Bool
+
+	// connLock (a one-slot channel, so a select can give up on it)
+	// serializes sends on connects, and connSent counts them, so that
+	// connSent - len(connects) Connects are known to be received (order.go).
+	connLock chan struct{}
+	connSent atomic.Uint64
+	// progress is when the owner went hard or, since, a Disconnect was
+	// last taken (unix nanoseconds): Disconnects keep coming while the
+	// application takes them (order.go).
+	progress atomic.Int64
 
 	hard     chan struct{} // closed on Close: no more blocking sends
 	hardOnce sync.Once
@@ -79,6 +91,7 @@ func newHub(opts resolved, closeReason error, maxTotalPending int) *hub {
 		disconnects: make(chan Disconnect, opts.EventBuffer),
 		errs:        make(chan error, opts.EventBuffer),
 		hard:        make(chan struct{}),
+		connLock:    make(chan struct{}, 1),
 	}
 	h.in = newInbox(opts.MessageBuffer, opts.maxPending, maxTotalPending, h)
 	return h
@@ -91,8 +104,14 @@ func (h *hub) stats() Stats {
 	return st
 }
 
-// goHard switches every delivery to non-blocking: used when closing.
-func (h *hub) goHard() { h.hardOnce.Do(func() { close(h.hard) }) }
+// goHard switches every delivery but Disconnects to non-blocking: used
+// when closing.
+func (h *hub) goHard() {
+	h.hardOnce.Do(func() {
+		h.progress.Store(time.Now().UnixNano())
+		close(h.hard)
+	})
+}
 
 // closeChannels closes the four channels. The caller guarantees that no
 // goroutine of the owner is running (or can start) any more.
@@ -107,32 +126,73 @@ func (h *hub) closeChannels() {
 }
 
 // emit delivers v on ch: blocking while the channel is subscribed and the
-// owner is not closing, otherwise only if there is room (else it counts a drop).
-func emit[T any](h *hub, ch chan T, sub *atomic.Bool, v T) {
+// owner is not closing, otherwise only if there is room (else it counts a
+// drop). It reports whether v was delivered.
+func emit[T any](h *hub, ch chan T, sub *atomic.Bool, v T) bool {
 	select {
 	case ch <- v:
-		return
+		return true
 	default:
 	}
 	if sub.Load() {
 		select {
 		case ch <- v:
-			return
+			return true
 		case <-h.hard:
 		}
 		select {
 		case ch <- v:
-			return
+			return true
 		default:
+		}
+	}
+	h.st.eventsDropped.Add(1)
+	return false
+}
+
+// emitConnect delivers c's Connect and, if Connects is subscribed, records
+// its place (c.connSeq) so that c's Messages and Disconnect wait until it
+// has been received.
+func (h *hub) emitConnect(c *Conn) {
+	select {
+	case h.connLock <- struct{}{}:
+	case <-h.hard:
+		h.st.eventsDropped.Add(1)
+		return
+	}
+	sub := h.subConnects.Load()
+	if emit(h, h.connects, &h.subConnects, c) {
+		n := h.connSent.Add(1)
+		if sub {
+			c.connSeq = n
+		}
+	}
+	<-h.connLock
+}
+
+// emitDisconnect delivers c's Disconnect as emit does, except that once the
+// owner closes hard it still waits while the application takes
+// Disconnects (emitClosing).
+func (h *hub) emitDisconnect(c *Conn, err error) {
+	d := Disconnect{Conn: c, Err: err}
+	select {
+	case h.disconnects <- d:
+		return
+	default:
+	}
+	if h.subDisconnects.Load() {
+		select {
+		case h.disconnects <- d:
+			return
+		case <-h.hard:
+		}
+		if h.emitClosing(d) {
+			return
 		}
 	}
 	h.st.eventsDropped.Add(1)
 }
 
-func (h *hub) emitConnect(c *Conn) { emit(h, h.connects, &h.subConnects, c) }
-func (h *hub) emitDisconnect(c *Conn, err error) {
-	emit(h, h.disconnects, &h.subDisconnects, Disconnect{Conn: c, Err: err})
-}
 func (h *hub) emitError(err error) { emit(h, h.errs, &h.subErrors, err) }
 
 // Logging helpers: silent when no Logger is configured.

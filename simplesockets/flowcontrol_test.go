@@ -352,7 +352,7 @@ func TestFlowOnePeerFreezesEveryone(t *testing.T) {
 }
 
 // Scenario 2. A burst of Sends larger than MaxQueuedBytes to a peer that
-// reads all the time used to fail (SendQueueFail) or cut the peer
+// reads all the time used to fail (the former SendQueueFail) or cut the peer
 // (SendQueueDisconnect) just because the application queued faster than
 // the socket drained: a slow consumer must be judged by its socket, not by
 // the application's burst.

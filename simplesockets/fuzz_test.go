@@ -98,7 +98,7 @@ func FuzzServerInput(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 5, 'a'}, uint8(0))
 	const max = 100
 	srv, addr := startServer(f, ss.ServerConfig{Options: ss.Options{Framing: ss.LengthPrefixed(max), ReadBufferSize: 16, MessageBuffer: 4096}})
-	conns, discs := srv.Connects(), srv.Disconnects()
+	conns, discs, msgs := srv.Connects(), srv.Disconnects(), srv.Messages()
 	f.Fuzz(func(t *testing.T, data []byte, piece uint8) {
 		if len(data) > 4000 {
 			return
@@ -117,20 +117,32 @@ func FuzzServerInput(f *testing.F) {
 			p = p[k:]
 		}
 		nc.(*net.TCPConn).CloseWrite()
-		d := recv(t, discs, "disconnect")
+		// The connection's messages, then its Disconnect (ordered delivery).
+		var got [][]byte
+		var d ss.Disconnect
+		timeout := time.After(wait)
+	loop:
+		for {
+			select {
+			case m := <-msgs:
+				if m.Conn != c {
+					t.Fatal("message of another connection")
+				}
+				got = append(got, m.Data)
+			case d = <-discs:
+				break loop
+			case <-timeout:
+				t.Fatal("no disconnect")
+			}
+		}
 		nc.Close()
 		if d.Conn != c {
 			t.Fatal("disconnect of another connection")
 		}
-		want, tooLarge, rest := refDecode(data, max)
-		var got [][]byte
-		for len(srv.Messages()) > 0 {
-			m := <-srv.Messages()
-			if m.Conn != c {
-				t.Fatal("message of another connection")
-			}
-			got = append(got, m.Data)
+		if len(msgs) > 0 {
+			t.Fatal("a message after the Disconnect")
 		}
+		want, tooLarge, rest := refDecode(data, max)
 		if len(got) != len(want) {
 			t.Fatalf("%d frames, want %d", len(got), len(want))
 		}
@@ -145,7 +157,7 @@ func FuzzServerInput(f *testing.F) {
 				t.Fatalf("reason %v, want ErrMessageTooLarge", d.Err)
 			}
 		case !errors.Is(d.Err, io.EOF):
-			t.Fatalf("reason %v, want ErrPeerClosed", d.Err)
+			t.Fatalf("reason %v, want io.EOF", d.Err)
 		case rest > 0 && !errors.Is(d.Err, errUnexpectedEOF):
 			t.Fatalf("reason %v, want io.ErrUnexpectedEOF with %d bytes left", d.Err, rest)
 		}

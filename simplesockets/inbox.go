@@ -62,6 +62,7 @@ func (b *inbox) reclaimLocked(inCh int) {
 	for b.n > max(inCh, 0) {
 		e := &b.ring[b.head]
 		e.c.pending -= e.size
+		e.c.inCh--
 		b.bytes -= e.size
 		*e = pendingMsg{}
 		if b.head++; b.head == len(b.ring) {
@@ -87,6 +88,7 @@ func (b *inbox) pushLocked(c *Conn, size int) {
 	b.ring[i] = pendingMsg{c: c, size: size}
 	b.n++
 	c.pending += size
+	c.inCh++
 	b.bytes += size
 }
 

@@ -303,5 +303,11 @@ func (r *reader) message(i int, now time.Time) Message {
 // deliver hands the frames to the Messages channel, in order.
 func (r *reader) deliver(now time.Time) bool {
 	defer func() { r.handed = nil }()
-	return r.c.h.in.deliver(r, now)
+	c := r.c
+	if c.connSeq != 0 && !c.waitConnect() {
+		c.h.in.discard(len(r.frames), 0)
+		return false
+	}
+	c.connSeq = 0 // received: no need to look again
+	return c.h.in.deliver(r, now)
 }

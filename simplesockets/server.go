@@ -162,7 +162,10 @@ func (s *Server) Disconnects() <-chan Disconnect {
 // buffer holds MessageBuffer messages; when it is full, connections stop
 // reading their sockets until there is room (TCP backpressure). The Server
 // closes it when Serve returns.
-func (s *Server) Messages() <-chan Message { return s.h.in.ch }
+func (s *Server) Messages() <-chan Message {
+	s.h.subMessages.Store(true)
+	return s.h.in.ch
+}
 
 // Errors delivers non-fatal errors: a *ConnError for each connection that
 // ended by a failure (reset, timeout, oversize frame, TLS handshake...) and
@@ -248,11 +251,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	switch {
 	case s.closing:
 		s.mu.Unlock()
-		for _, ln := range lns {
-			if ln != nil {
-				ln.Close()
-			}
-		}
+		closeAll(lns)
 		s.h.closeChannels()
 		return ErrServerClosed
 	case s.serving:
@@ -263,18 +262,17 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 		default:
 			return ErrAlreadyStarted
 		}
-	case slices.Contains(lns, nil):
+	case slices.Contains(lns, nil) || len(lns) == 0 && len(s.lns) == 0:
 		s.mu.Unlock()
-		return errors.New("simplesockets: Serve with a nil listener")
-	case len(lns) == 0 && len(s.lns) == 0:
-		s.mu.Unlock()
-		return errors.New("simplesockets: Serve without listeners before Listen")
+		closeAll(lns)
+		return fmt.Errorf("%w: Serve needs listeners (or Listen first), and no nil one", ErrInvalidConfig)
 	case len(lns) > 0 && len(s.lns) > 0:
 		s.mu.Unlock()
+		closeAll(lns)
 		return fmt.Errorf("%w: Listen was called already", ErrAlreadyStarted)
 	}
 	if len(lns) > 0 {
-		s.lns = lns
+		s.lns = slices.Clone(lns)
 	}
 	lns = s.lns
 	s.serving = true
@@ -469,9 +467,13 @@ func (s *Server) killAll(reason error) {
 }
 
 // closeListeners closes every listener. s.mu must be held.
-func (s *Server) closeListeners() {
-	for _, ln := range s.lns {
-		ln.Close()
+func (s *Server) closeListeners() { closeAll(s.lns) }
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		if ln != nil {
+			ln.Close()
+		}
 	}
 }
 

@@ -26,7 +26,7 @@ const clientMessageBuffer = 4
 // Hooks run one at a time on the Client's pump goroutine, in the order of
 // the events; they must not block for long and must not call Close. A panic
 // in a hook is recovered and recorded as an exception matching
-// simplesockets.ErrHookPanic.
+// ErrHookPanic.
 type ClientSetup struct {
 	// TargetIP is the server's IP or host name. If empty, DefaultIP
 	// (Python requires it).

@@ -56,7 +56,7 @@ var (
 // is collected, and the core Server stops reading once its Messages buffer
 // is full). They may call any method of the Server except Close, which
 // waits for the pump and so for the hook. A panic in a hook is recovered and
-// recorded as an exception matching simplesockets.ErrHookPanic.
+// recorded as an exception matching ErrHookPanic.
 type ServerSetup struct {
 	// IP is the address to bind to. If empty, DefaultIP (127.0.0.1).
 	// Python binds to socket.gethostname() by default; loopback is the safe
@@ -312,7 +312,8 @@ func (s *Server) Accepting() bool {
 	if !started {
 		return false
 	}
-	return g.inAccept()
+	open, _ := g.state()
+	return open && g.inAccept()
 }
 
 func (s *Server) gateOrErr() (*gate, error) {

@@ -39,7 +39,7 @@ type RecvedData struct {
 type Exception struct {
 	// Err is the error. It matches (errors.Is) the simplesockets sentinel
 	// errors, for instance simplesockets.ErrConnReset for a peer's reset or
-	// simplesockets.ErrHookPanic for a hook that panicked.
+	// ErrHookPanic for a hook that panicked.
 	Err error
 	// Address is the peer's address when the failure belongs to one
 	// connection, and empty otherwise.

@@ -14,8 +14,8 @@ import (
 // net.Conn that Dial returns (ss.Client dials real networks only).
 //
 // Each connection has its own address ("sstest-pipe-N" on the dialling
-// side, which is the RemoteAddr the server sees), so Server.Clients and
-// Server.Disconnect can tell the connections apart.
+// side, which is the RemoteAddr the server sees), so Server.Conns and the
+// application can tell the connections apart.
 //
 // A pipe has no buffer: a Write returns only when the other side has read
 // the bytes. A test that writes to a server which is not reading (because
