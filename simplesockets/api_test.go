@@ -79,20 +79,33 @@ func TestStatsJSON(t *testing.T) {
 	}
 }
 
-// An error string names the package once. (A connection's failure used to
-// read "simplesockets: conn 2 ...: simplesockets: connection reset by
-// peer: ...".)
+// An error string names the package once, and a connection's failure is
+// reported once: as its Disconnect's reason, not also on Errors. (It used
+// to read "simplesockets: conn 2 ...: simplesockets: connection reset by
+// peer: ...", on both channels.) Errors carries what has no Disconnect,
+// such as a connection refused at the per-IP cap.
 func TestErrorsSayPackageOnce(t *testing.T) {
-	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.LengthPrefixed(16)}})
-	errs := srv.Errors()
+	srv, addr := startServer(t, ss.ServerConfig{MaxConnectionsPerIP: 1, Options: ss.Options{Framing: ss.LengthPrefixed(16)}})
+	errs, discs := srv.Errors(), srv.Disconnects()
 	nc := dialRaw(t, addr)
-	nc.Write([]byte{0, 0, 1, 0}) // a 256-byte frame over the 16-byte limit
-	err := recv(t, errs, "error")
-	if n := strings.Count(err.Error(), "simplesockets:"); n != 1 {
-		t.Fatalf("%q names the package %d times", err, n)
-	}
+	recv(t, srv.Connects(), "connect")
+	dialRaw(t, addr) // over the cap
+	err := recv(t, errs, "refusal")
 	var ce *ss.ConnError
-	if !errors.As(err, &ce) || !errors.Is(err, ss.ErrMessageTooLarge) {
-		t.Fatalf("%v: want a *ConnError matching ErrMessageTooLarge", err)
+	if !errors.As(err, &ce) || !errors.Is(err, ss.ErrConnLimit) {
+		t.Fatalf("%v: want a *ConnError matching ErrConnLimit", err)
+	}
+	nc.Write([]byte{0, 0, 1, 0}) // a 256-byte frame over the 16-byte limit
+	d := recv(t, discs, "disconnect")
+	for _, err := range []error{err, d.Err} {
+		if n := strings.Count(err.Error(), "simplesockets:"); n != 1 {
+			t.Fatalf("%q names the package %d times", err, n)
+		}
+	}
+	if !errors.Is(d.Err, ss.ErrMessageTooLarge) {
+		t.Fatalf("reason %v, want ErrMessageTooLarge", d.Err)
+	}
+	if len(errs) != 0 {
+		t.Fatalf("the failure was reported on Errors too: %v", <-errs)
 	}
 }

@@ -392,8 +392,9 @@ func (c *Client) Messages() <-chan Message {
 	return c.h.in.ch
 }
 
-// Errors delivers non-fatal errors, such as a *ConnError for a connection
-// that ended by a failure. Close closes it.
+// Errors delivers each failed automatic reconnection attempt (a
+// *ReconnectError). A connection's own failure is reported once, as its
+// Disconnect's Err. Close closes it.
 func (c *Client) Errors() <-chan error {
 	c.h.subErrors.Store(true)
 	return c.h.errs

@@ -318,7 +318,6 @@ func (c *Conn) finish(reason error) {
 	c.live.Store(false)
 	if isFailure(reason) {
 		c.h.logConn(slog.LevelInfo, "disconnected", c, reason)
-		c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: reason})
 	} else {
 		c.h.logConn(slog.LevelDebug, "disconnected", c, reason)
 	}
@@ -330,8 +329,8 @@ func (c *Conn) finish(reason error) {
 	c.onEnd(c)
 }
 
-// isFailure reports whether a Disconnect reason is also reported on Errors:
-// everything but the orderly ends.
+// isFailure reports whether a Disconnect reason is a failure (logged at
+// Info, no TLS close_notify): everything but the orderly ends.
 func isFailure(reason error) bool {
 	if errors.Is(reason, io.ErrUnexpectedEOF) {
 		return true // the peer closed in the middle of a frame
@@ -353,7 +352,7 @@ func classify(err, timeout error) error {
 	case errors.Is(err, io.EOF):
 		return errPeerClosed
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return because(errPeerClosed, err) // mid-record (TLS); also reported on Errors
+		return because(errPeerClosed, err) // mid-record (TLS)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return because(timeout, err)
 	}

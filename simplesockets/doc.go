@@ -147,10 +147,11 @@
 //     goroutine has ended, so a range over any of them terminates.
 //  4. Nothing is dropped silently: slow reading is backpressure; what is
 //     dropped on purpose (unread lifecycle events, messages read before a
-//     hard Close, slow consumers) is counted in [Stats], and failures are
-//     reported on Errors.
-//  5. Bad input ends only its own connection, with an error on Errors and a
-//     Disconnect whose reason names it; memory stays within the limits.
+//     hard Close, slow consumers) is counted in [Stats], and every failure
+//     is reported once: a connection's as its Disconnect's Err, what has no
+//     Disconnect (a refused connection, an accept error) on Errors.
+//  5. Bad input ends only its own connection, with a Disconnect whose
+//     reason names it; memory stays within the limits.
 //  6. When the context ends (or Close returns), every goroutine has ended.
 //
 // # Shutdown

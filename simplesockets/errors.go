@@ -68,9 +68,10 @@ var (
 	// for WriteTimeout ends with ErrWriteTimeout instead.
 	ErrSlowConsumer = errors.New("simplesockets: slow consumer")
 
-	// ErrTLSHandshake is the Disconnect reason (and the error on Errors)
-	// when the TLS handshake failed or timed out; such a connection never
-	// appears on Connects. The crypto/tls error is wrapped too.
+	// ErrTLSHandshake is reported on Errors (in a *ConnError) when a
+	// server's TLS handshake failed or timed out; such a connection never
+	// appears on Connects. Client.Connect returns it. The crypto/tls error
+	// is wrapped too.
 	ErrTLSHandshake = errors.New("simplesockets: TLS handshake failed")
 
 	// ErrConnLimit is reported on Errors when a connection is refused
@@ -103,10 +104,11 @@ var (
 	errIdle = &aliasError{"simplesockets: idle timeout", ErrReadTimeout}
 )
 
-// ConnError is what the package sends on Errors for a failure that belongs
-// to one connection. Err matches one of the sentinel errors above; Conn is
-// the connection (nil for a connection refused before it was set up, in
-// which case Remote names the peer).
+// ConnError is an error that belongs to one connection: on Errors, a
+// connection refused before it reached Connects; from Broadcast, a failed
+// Send. Err matches one of the sentinel errors above; Conn is the
+// connection (nil for one refused before it was set up; Remote names the
+// peer).
 type ConnError struct {
 	Conn   *Conn
 	Remote net.Addr

@@ -167,10 +167,12 @@ func (s *Server) Messages() <-chan Message {
 	return s.h.in.ch
 }
 
-// Errors delivers non-fatal errors: a *ConnError for each connection that
-// ended by a failure (reset, timeout, oversize frame, TLS handshake...) and
-// errors of the accept loop. Its buffer holds EventBuffer errors; the Server
-// closes it when Serve returns.
+// Errors delivers what has no Disconnect: a *ConnError for each
+// connection refused before it reached Connects (failed TLS handshake,
+// MaxConnectionsPerIP) and errors of the accept loop. A connection's own
+// failure (reset, timeout, oversize frame...) is reported once, as its
+// Disconnect's Err, never here too. Its buffer holds EventBuffer errors;
+// the Server closes it when Serve returns.
 func (s *Server) Errors() <-chan error {
 	s.h.subErrors.Store(true)
 	return s.h.errs

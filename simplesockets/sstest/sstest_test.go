@@ -69,12 +69,13 @@ func TestDialUsesServerFraming(t *testing.T) {
 }
 
 func TestWaitError(t *testing.T) {
-	srv := sstest.NewServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.Lines(8)}})
-	cli := srv.Dial(t, ss.ClientConfig{Options: ss.Options{Framing: ss.Raw()}})
-	cli.Send([]byte("much longer than eight bytes"))
+	srv := sstest.NewServer(t, ss.ServerConfig{MaxConnectionsPerIP: 1})
+	srv.Dial(t, ss.ClientConfig{})
+	sstest.WaitConnect(t, srv)
+	srv.Dial(t, ss.ClientConfig{}) // over the cap: refused after accept
 	err := sstest.WaitError(t, srv)
-	if !errors.Is(err, ss.ErrMessageTooLarge) {
-		t.Fatalf("error %v, want ErrMessageTooLarge", err)
+	if !errors.Is(err, ss.ErrConnLimit) {
+		t.Fatalf("error %v, want ErrConnLimit", err)
 	}
 }
 
