@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/simplesockets/simplesockets-go/internal/sock"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -181,7 +182,7 @@ func (c *Client) connectLocked(ctx context.Context, again bool) error {
 	if err != nil {
 		return fmt.Errorf("simplesockets: dial %s %s: %w", c.cfg.Network, c.cfg.Addr, err)
 	}
-	pc := newProgressConn(nc)
+	pc := sock.NewWriter(nc)
 	if c.tls != nil {
 		tc := tls.Client(pc, c.tls)
 		hctx := ctx

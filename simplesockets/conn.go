@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
 
 // Conn is one connection of a Server or a Client.
@@ -57,7 +59,7 @@ type Conn struct {
 	closed chan struct{} // closed once the socket is, before the Disconnect waits for order
 	kick   chan struct{} // wakes an idle writer; capacity 1
 	wdone  chan struct{} // closed when the writer has ended
-	pc     *progressConn // the socket, wrapped for progress (under nc if nc is TLS)
+	pc     *sock.Writer  // the socket, wrapped for progress (under nc if nc is TLS)
 	plain  bool          // the writer writes to pc (not TLS)
 
 	deadlineSet time.Time // when the writer last moved the write deadline (writer only)
@@ -86,8 +88,8 @@ type Conn struct {
 }
 
 // newConn makes the Conn of a socket; pc is the socket wrapped for
-// progress (progress.go), under nc when nc is TLS, or nc itself wrapped.
-func newConn(h *hub, parent context.Context, nc net.Conn, pc *progressConn, onEnd func(*Conn)) *Conn {
+// progress (internal/sock), under nc when nc is TLS, or nc itself wrapped.
+func newConn(h *hub, parent context.Context, nc net.Conn, pc *sock.Writer, onEnd func(*Conn)) *Conn {
 	c := &Conn{
 		id:     h.nextID.Add(1),
 		nc:     nc,
@@ -100,7 +102,8 @@ func newConn(h *hub, parent context.Context, nc net.Conn, pc *progressConn, onEn
 	}
 	c.room.L = &c.mu
 	c.ctx, c.cancel = context.WithCancelCause(parent)
-	pc.c = c
+	pc.Progress = func() { c.progress(time.Now()) }
+	pc.Full = c.noteFull
 	c.pc = pc
 	_, isTLS := nc.(*tls.Conn)
 	c.plain = !isTLS

@@ -7,6 +7,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
 
 // The read path. A connection's reader goroutine reads into buf, cuts
@@ -64,7 +66,7 @@ func (c *Conn) readLoop() error {
 }
 
 // firstWait waits until a new plain TCP or Unix connection has something
-// to read, without a read buffer (wait_unix.go): a connection that stays
+// to read, without a read buffer (sock.WaitReadable): a connection that stays
 // idle from the start costs its goroutine and no buffer (S5 of the harness,
 // 10,000 idle connections: 6.8 -> 3.1 KiB each). TLS connections read at
 // once: their handshake has read ahead.
@@ -83,7 +85,7 @@ func (c *Conn) firstWait() error {
 	if c.draining.Load() { // Close came before the deadline above replaced its own
 		return c.setReason(errKicked)
 	}
-	err = waitReadable(raw)
+	err = sock.WaitReadable(raw)
 	switch {
 	case err == nil:
 		return nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"testing"
+
+	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
 
 // A partial frame's buffer is at most twice its bytes received, or 128 KiB
@@ -17,7 +19,7 @@ func TestReadBufferGrowsWithArrivals(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	c := newConn(s.h, context.Background(), a, newProgressConn(a), func(*Conn) {})
+	c := newConn(s.h, context.Background(), a, sock.NewWriter(a), func(*Conn) {})
 	r := &reader{c: c, buf: make([]byte, s.h.opts.readSize)}
 	r.need = 4 + 4<<20 // a header announcing 4 MiB
 	for range 6 {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/simplesockets/simplesockets-go/internal/listen"
+	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
 
 // defaultAddr is the address a Server listens on and a Client dials when
@@ -362,7 +363,7 @@ func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Liste
 			s.h.emitError(&ConnError{Remote: remote, Err: fmt.Errorf("%w: %d connections from %s", ErrConnLimit, s.cfg.MaxConnectionsPerIP, ip)})
 			continue
 		}
-		pc := newProgressConn(nc)
+		pc := sock.NewWriter(nc)
 		if handshake {
 			nc = tls.Server(pc, s.h.opts.TLSConfig)
 		}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
 
 // The write path. Send appends the encoded frame to the connection's queue
@@ -26,7 +28,7 @@ import (
 // queue holds half the limit stops reading (waitOutbound), so a peer that
 // does not read its replies sends the application nothing more, and the
 // application's replies to what it did send fit in the queue. Progress is recorded after every
-// system call that moves bytes (progress.go).
+// system call that moves bytes (internal/sock).
 
 // writeChunk is the most bytes the writer hands the socket at once: Sends
 // waiting for room see it after each chunk.
@@ -167,7 +169,7 @@ func (c *Conn) stalledForLocked() time.Duration {
 		return 0
 	}
 	if c.stallStamp.Load() == since {
-		if q, ok := c.pc.outq(); ok && q < int(c.stallOutq.Load()) {
+		if q, ok := c.pc.Outq(); ok && q < int(c.stallOutq.Load()) {
 			now := time.Now().UnixNano()
 			if c.busySince.CompareAndSwap(since, now) {
 				c.stallOutq.Store(int64(q))
@@ -192,7 +194,7 @@ func (c *Conn) noteFull() {
 	if c.stallStamp.Load() == since {
 		return
 	}
-	if q, ok := c.pc.outq(); ok {
+	if q, ok := c.pc.Outq(); ok {
 		c.stallOutq.Store(int64(q))
 		c.stallStamp.Store(since)
 	}
@@ -306,16 +308,16 @@ func (c *Conn) writeLoop() {
 
 // writeAll writes buf in chunks of at most writeChunk bytes, making room
 // for waiting Sends after each; progress within a chunk is recorded by the
-// socket's progressConn.
+// socket's sock.Writer.
 func (c *Conn) writeAll(buf []byte) error {
-	var w io.Writer = c.nc // TLS: tls.Conn writes its records to the progressConn
+	var w io.Writer = c.nc // TLS: tls.Conn writes its records to the sock.Writer
 	if c.plain {
 		w = c.pc
 	}
 	for off := 0; off < len(buf); {
 		chunk := buf[off:min(len(buf), off+writeChunk)]
 		c.progress(time.Now()) // the write begins: nothing moved yet, but nothing is late
-		if !rawWrites {
+		if !sock.RawWrites {
 			c.full.Store(true) // (no EAGAIN to tell: any write may be a full socket)
 		}
 		n, err := w.Write(chunk)

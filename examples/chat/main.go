@@ -1,5 +1,6 @@
-// Command chat is a line-based chat server: every line a client sends goes
-// to every client, prefixed with the sender's name.
+// Command chat is a line-based chat server with nicknames and rooms: every
+// line a client sends goes to the others in its room, prefixed with the
+// sender's name.
 //
 //	chat [-addr host:port] [-max-line N]
 //
@@ -7,11 +8,12 @@
 //
 //	nc 127.0.0.1 9998
 //
-// A client's name is its address until it sends "/nick NAME"; "/quit"
-// leaves. Joins, leaves and renames are announced to everyone. A line longer
-// than -max-line bytes ends its connection; a client that does not read
-// what it is sent is dropped rather than allowed to stall the others.
-// SIGINT or SIGTERM shuts the server down gracefully.
+// A client starts in the room "lobby", named by its address. "/nick NAME"
+// renames it, "/join ROOM" moves it to another room, "/who" lists its room
+// and "/quit" leaves. Joins, leaves and renames are announced to the room.
+// A line longer than -max-line bytes ends its connection; a client that
+// does not read what it is sent is dropped rather than allowed to stall the
+// others. SIGINT or SIGTERM shuts the server down gracefully.
 package main
 
 import (
@@ -22,17 +24,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	ss "github.com/simplesockets/simplesockets-go/simplesockets"
 )
 
-// maxNick is the longest name /nick accepts, in bytes.
-const maxNick = 32
+// maxName is the longest name or room name, in bytes.
+const maxName = 32
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9998", "address to listen on")
@@ -69,8 +71,9 @@ func listen(addr string, maxLine int) (*ss.Server, error) {
 			// At most 64 KiB queued per client. A client that reads gets
 			// every line, however long the paste; one whose socket takes
 			// nothing for StallTimeout (100ms) while 64 KiB are queued is
-			// disconnected (ErrSlowConsumer): the default SendPolicy of a
-			// Server, so Broadcast never waits on it for longer.
+			// disconnected with ErrSlowConsumer. That is SendPolicy's
+			// default on a Server (SendQueueDisconnect), so a Send never
+			// waits longer on a client that does not read.
 			MaxQueuedBytes: 64 << 10,
 		},
 	})
@@ -83,169 +86,151 @@ func listen(addr string, maxLine int) (*ss.Server, error) {
 	return srv, nil
 }
 
-// serve runs the chat on srv until ctx ends, then shuts srv down gracefully
-// (queued lines are flushed, for at most 5 seconds). It returns when every
-// goroutine it started, and the server's, have ended.
+// serve runs the chat on srv until ctx ends, then stops gracefully: lines
+// already read are handled and queued lines flushed, for at most the
+// server's ShutdownTimeout (5s). It returns once every goroutine has ended.
 func serve(ctx context.Context, srv *ss.Server, log io.Writer) error {
+	// Subscribe before serving: a connection's Connect then comes before its
+	// Messages, and its Disconnect after them, so the loop needs no more.
+	conns, msgs, discs := srv.Connects(), srv.Messages(), srv.Disconnects()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background()) }()
+	go func() { served <- srv.Serve(ctx) }()
 
-	shutdownDone := make(chan struct{})
-	stopShutdown := context.AfterFunc(ctx, func() {
-		defer close(shutdownDone)
-		fmt.Fprintln(log, "chat: shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	})
-
-	newChat(srv, log).loop() // returns when the server has closed its channels
-
-	err := <-served
-	if !stopShutdown() {
-		<-shutdownDone
-	}
-	if errors.Is(err, ss.ErrServerClosed) {
-		return nil
-	}
-	return err
-}
-
-// chat is the state of the room. It is used by the loop's goroutine only.
-type chat struct {
-	srv   *ss.Server
-	log   io.Writer
-	names map[*ss.Conn]string
-}
-
-func newChat(srv *ss.Server, log io.Writer) *chat {
-	return &chat{srv: srv, log: log, names: make(map[*ss.Conn]string)}
-}
-
-// loop handles the server's events until it closes its channels.
-//
-// The four channels are independent, so select can pick a connection's
-// Message before its Connect, or its Disconnect before its last Messages.
-// The loop makes up for it: a connection joins the room on its Connect or
-// its first Message, whichever comes first, and on a Disconnect the
-// Messages already waiting (which include all of that connection's, as the
-// package sends them before the Disconnect) are handled first.
-func (ch *chat) loop() {
-	msgs, conns, discs, errs := ch.srv.Messages(), ch.srv.Connects(), ch.srv.Disconnects(), ch.srv.Errors()
-	for msgs != nil || conns != nil || discs != nil || errs != nil {
+	ch := &chat{rooms: map[string]map[*ss.Conn]bool{}, names: map[string]bool{}, log: log}
+	for done := ctx.Done(); ; {
 		select {
+		case <-done:
+			fmt.Fprintln(log, "chat: shutting down")
+			done = nil
+		case c, ok := <-conns:
+			if ok {
+				ch.connect(c)
+			}
+		case d, ok := <-discs:
+			if ok {
+				ch.leave(d)
+			}
 		case m, ok := <-msgs:
-			if !ok {
-				msgs = nil
-				continue
+			if !ok { // the server has stopped and closed its channels
+				if err := <-served; !errors.Is(err, ss.ErrServerClosed) {
+					return err
+				}
+				return nil
 			}
 			ch.message(m)
-		case c, ok := <-conns:
-			if !ok {
-				conns = nil
-				continue
-			}
-			ch.join(c)
-		case d, ok := <-discs:
-			if !ok {
-				discs = nil
-				continue
-			}
-			for drained := false; !drained && msgs != nil; {
-				select {
-				case m, ok := <-msgs:
-					if !ok {
-						msgs = nil
-						continue
-					}
-					ch.message(m)
-				default:
-					drained = true
-				}
-			}
-			ch.leave(d)
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			fmt.Fprintln(ch.log, "chat:", err)
 		}
 	}
 }
 
-// join greets c and announces it, unless it has joined already or has
-// ended (its Disconnect was handled before its Connect).
-func (ch *chat) join(c *ss.Conn) bool {
-	if _, ok := ch.names[c]; ok {
-		return true
-	}
-	if c.Context().Err() != nil {
-		return false
-	}
-	name := c.RemoteAddr().String()
-	ch.names[c] = name
-	c.Send([]byte("welcome, " + name + "! /nick NAME to rename, /quit to leave"))
-	ch.broadcast("* " + name + " joined")
-	return true
+// session is a client's state, kept in its Conn's Value.
+type session struct {
+	name string
+	room string // "" once it has left
 }
 
-// leave announces that a connection has gone.
+// chat is the state of the rooms, used by the loop's goroutine only.
+type chat struct {
+	rooms map[string]map[*ss.Conn]bool // room -> its members
+	names map[string]bool              // the names in use
+	log   io.Writer
+}
+
+func (ch *chat) connect(c *ss.Conn) {
+	s := &session{name: c.RemoteAddr().String()}
+	c.SetValue(s)
+	ch.names[s.name] = true
+	send(c, "welcome, "+s.name+"! /nick NAME, /join ROOM, /who, /quit")
+	ch.enter(c, s, "lobby")
+}
+
 func (ch *chat) leave(d ss.Disconnect) {
-	name, ok := ch.names[d.Conn]
+	s, ok := d.Conn.Value().(*session)
 	if !ok {
-		return
+		return // after a hard stop only, which keeps no order: never connected
 	}
-	delete(ch.names, d.Conn)
-	ch.broadcast("* " + name + " left")
+	fmt.Fprintf(ch.log, "chat: %s left: %v\n", s.name, d.Err)
+	ch.exit(d.Conn, s)
+	delete(ch.names, s.name)
 }
 
 // message handles one line: a command or a chat line.
 func (ch *chat) message(m ss.Message) {
-	if !ch.join(m.Conn) {
-		return // from a connection that has left already
-	}
+	// Its Value was set on its Connect, which the loop received first.
+	c, s := m.Conn, m.Conn.Value().(*session)
 	line := strings.TrimSuffix(string(m.Data), "\r") // telnet sends CRLF
+	cmd, arg, _ := strings.Cut(line, " ")
+	arg = strings.TrimSpace(arg)
 	switch {
-	case strings.TrimSpace(line) == "":
-		return
-	case line == "/quit":
-		m.Conn.Send([]byte("bye"))
-		m.Conn.Close() // flushes "bye"; the Disconnect announces the leave
-	case line == "/nick" || strings.HasPrefix(line, "/nick "):
-		ch.nick(m.Conn, strings.TrimSpace(strings.TrimPrefix(line, "/nick")))
-	case strings.HasPrefix(line, "/"):
-		m.Conn.Send([]byte("unknown command; try /nick NAME or /quit"))
+	case s.room == "" || strings.TrimSpace(line) == "":
+		// (A line after its sender left comes only after a hard stop.)
+	case line[0] != '/':
+		ch.tell(s.room, c, "<"+s.name+"> "+line)
+	case cmd == "/quit":
+		send(c, "bye")
+		c.Close() // flushes "bye"; the Disconnect announces the leave
+	case cmd == "/who":
+		var names []string
+		for member := range ch.rooms[s.room] {
+			names = append(names, member.Value().(*session).name)
+		}
+		slices.Sort(names)
+		send(c, "in "+s.room+": "+strings.Join(names, ", "))
+	case (cmd == "/nick" || cmd == "/join") && !valid(arg):
+		send(c, fmt.Sprintf("names and rooms are 1 to %d printable characters without spaces", maxName))
+	case cmd == "/nick" && arg == s.name: // nothing to do
+	case cmd == "/nick" && ch.names[arg]:
+		send(c, "the name "+arg+" is taken")
+	case cmd == "/nick":
+		delete(ch.names, s.name)
+		ch.names[arg] = true
+		ch.tell(s.room, nil, "* "+s.name+" is now "+arg)
+		s.name = arg
+	case cmd == "/join" && arg == s.room:
+		send(c, "you are in "+arg+" already")
+	case cmd == "/join":
+		ch.exit(c, s)
+		ch.enter(c, s, arg)
 	default:
-		ch.broadcast("<" + ch.names[m.Conn] + "> " + line)
+		send(c, "unknown command; try /nick NAME, /join ROOM, /who or /quit")
 	}
 }
 
-// nick renames c to name if name is valid and free.
-func (ch *chat) nick(c *ss.Conn, name string) {
-	switch {
-	case name == "" || len(name) > maxNick || !utf8.ValidString(name) ||
-		strings.ContainsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }):
-		c.Send([]byte(fmt.Sprintf("a name is 1 to %d printable characters without spaces", maxNick)))
-		return
-	case name == ch.names[c]:
-		return
+// enter puts c in room and announces it there, to c too.
+func (ch *chat) enter(c *ss.Conn, s *session, room string) {
+	if ch.rooms[room] == nil {
+		ch.rooms[room] = map[*ss.Conn]bool{}
 	}
-	for _, taken := range ch.names {
-		if taken == name {
-			c.Send([]byte("the name " + name + " is taken"))
-			return
+	ch.rooms[room][c] = true
+	s.room = room
+	ch.tell(room, nil, "* "+s.name+" joined "+room)
+}
+
+// exit takes c out of its room and announces it to those left there.
+func (ch *chat) exit(c *ss.Conn, s *session) {
+	if members := ch.rooms[s.room]; members != nil {
+		delete(members, c)
+		if len(members) == 0 {
+			delete(ch.rooms, s.room)
+		}
+		ch.tell(s.room, nil, "* "+s.name+" left")
+	}
+	s.room = ""
+}
+
+// tell sends line to the members of room but skip. A Send error means that
+// member is leaving (its Disconnect follows), so it needs nothing more.
+func (ch *chat) tell(room string, skip *ss.Conn, line string) {
+	for c := range ch.rooms[room] {
+		if c != skip {
+			send(c, line)
 		}
 	}
-	old := ch.names[c]
-	ch.names[c] = name
-	ch.broadcast("* " + old + " is now " + name)
 }
 
-// broadcast sends line to every client. A Send error means that client is
-// leaving (its Disconnect follows), so it is logged and nothing more.
-func (ch *chat) broadcast(line string) {
-	if err := ch.srv.Broadcast([]byte(line)); err != nil {
-		fmt.Fprintln(ch.log, "chat: broadcast:", err)
-	}
+func send(c *ss.Conn, line string) { c.Send([]byte(line)) }
+
+// valid reports whether name is a good name for a client or a room.
+func valid(name string) bool {
+	return name != "" && len(name) <= maxName && utf8.ValidString(name) &&
+		!strings.ContainsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) })
 }

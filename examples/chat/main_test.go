@@ -89,16 +89,28 @@ func (p *peer) expectClosed() {
 	}
 }
 
-// join connects a peer and reads its welcome and its join announcement;
-// others must each see the announcement.
+// join connects a peer and reads its welcome and its announcement in the
+// lobby; others must each see the announcement.
 func join(t *testing.T, addr string, others ...*peer) *peer {
 	t.Helper()
 	p := dial(t, addr)
-	p.expect("welcome, " + p.name + "! /nick NAME to rename, /quit to leave")
-	p.expect("* " + p.name + " joined")
+	p.expect("welcome, " + p.name + "! /nick NAME, /join ROOM, /who, /quit")
+	p.expect("* " + p.name + " joined lobby")
 	for _, o := range others {
-		o.expect("* " + p.name + " joined")
+		o.expect("* " + p.name + " joined lobby")
 	}
+	return p
+}
+
+// named is join followed by "/nick nick".
+func named(t *testing.T, addr, nick string, others ...*peer) *peer {
+	t.Helper()
+	p := join(t, addr, others...)
+	p.say("/nick " + nick)
+	for _, o := range append([]*peer{p}, others...) {
+		o.expect("* " + p.name + " is now " + nick)
+	}
+	p.name = nick
 	return p
 }
 
@@ -142,9 +154,9 @@ func TestChat(t *testing.T) {
 	b.say("/nick alice")
 	b.expect("the name alice is taken")
 	b.say("/nick two words")
-	b.expect("a name is 1 to 32 printable characters without spaces")
+	b.expect("names and rooms are 1 to 32 printable characters without spaces")
 	b.say("/dance")
-	b.expect("unknown command; try /nick NAME or /quit")
+	b.expect("unknown command; try /nick NAME, /join ROOM, /who or /quit")
 	b.say("/nick bob")
 	for _, p := range []*peer{a, b} {
 		p.expect("* " + b.name + " is now bob")
@@ -153,14 +165,12 @@ func TestChat(t *testing.T) {
 
 	b.say("hi all\r") // as telnet sends it
 	b.say("")         // ignored
-	for _, p := range []*peer{a, b} {
-		p.expect("<bob> hi all")
-	}
+	a.expect("<bob> hi all")
 	// (Lines of different clients are in no set order: wait before the next.)
 	a.say("hello bob")
-	for _, p := range []*peer{a, b} {
-		p.expect("<alice> hello bob")
-	}
+	b.expect("<alice> hello bob") // not its own line before it
+	b.say("/who")
+	b.expect("in lobby: alice, bob")
 
 	a.say("/quit")
 	a.expect("bye")
@@ -173,8 +183,8 @@ func TestChat(t *testing.T) {
 	b.expect("* " + c.name + " left")
 	c.expectClosed()
 
-	b.say("still here")
-	b.expect("<bob> still here")
+	b.say("/who")
+	b.expect("in lobby: bob")
 
 	stop() // as SIGINT does: graceful shutdown
 	b.expectClosed()
@@ -212,15 +222,14 @@ func TestPasteKeepsReadersDropsNonReader(t *testing.T) {
 		readers = append(readers, join(t, addr, readers...))
 	}
 	paster := join(t, addr, readers...)
-	all := append(readers[:len(readers):len(readers)], paster)
-	idle := join(t, addr, all...) // reads its welcome, then nothing more
+	idle := join(t, addr, append(readers[:len(readers):len(readers)], paster)...) // reads its welcome, then nothing more
 
 	// Enough that the idle client's socket buffers and its 64 KiB queue
 	// fill up: several MiB.
 	const lines = 5000
 	body := strings.Repeat("x", 1000)
-	done := make(chan error, len(all))
-	for _, p := range all {
+	done := make(chan error, len(readers)+1)
+	for _, p := range readers {
 		go func() {
 			want := "<" + paster.name + "> " + body
 			p.nc.SetReadDeadline(time.Now().Add(4 * wait))
@@ -246,7 +255,7 @@ func TestPasteKeepsReadersDropsNonReader(t *testing.T) {
 			}
 		}
 	}()
-	for range all {
+	for range readers {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
@@ -265,4 +274,128 @@ func (p *peer) expectClosedAfterLines() {
 	if _, err := io.Copy(io.Discard, p.r); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 		p.t.Fatalf("%s: %v; want the connection closed", p.name, err)
 	}
+}
+
+// A client that vanishes with a reset (SO_LINGER 0), in the middle of a
+// line, is announced as gone to its room, and the chat goes on.
+func TestResetLeaves(t *testing.T) {
+	addr, log, _ := startChat(t, 64)
+	a := named(t, addr, "alice")
+	b := named(t, addr, "bob", a)
+	c := named(t, addr, "carol", a, b)
+
+	c.nc.SetWriteDeadline(time.Now().Add(wait))
+	if _, err := io.WriteString(c.nc, "half a li"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nc.(*net.TCPConn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	c.nc.Close() // sends RST
+	for _, p := range []*peer{a, b} {
+		p.expect("* carol left")
+	}
+	a.say("/who")
+	a.expect("in lobby: alice, bob")
+	a.say("still here")
+	b.expect("<alice> still here")
+	named(t, addr, "carol", a, b) // the name is free again
+
+	if out := log.String(); !strings.Contains(out, "chat: carol left: ") || !strings.Contains(out, "reset") {
+		t.Errorf("the log does not say that carol's connection was reset:\n%s", out)
+	}
+}
+
+// Chat lines and notices stay in their room.
+func TestRoomsIsolate(t *testing.T) {
+	addr, _, _ := startChat(t, 64)
+	a := named(t, addr, "alice")
+	b := named(t, addr, "bob", a)
+	c := named(t, addr, "carol", a, b)
+	d := named(t, addr, "dave", a, b, c)
+
+	c.say("/join dev")
+	c.expect("* carol joined dev")
+	for _, p := range []*peer{a, b, d} {
+		p.expect("* carol left")
+	}
+	d.say("/join dev")
+	for _, p := range []*peer{c, d} {
+		p.expect("* dave joined dev")
+	}
+	for _, p := range []*peer{a, b} {
+		p.expect("* dave left")
+	}
+	d.say("/join dev")
+	d.expect("you are in dev already")
+	d.say("/join two words")
+	d.expect("names and rooms are 1 to 32 printable characters without spaces")
+
+	a.say("hi lobby")
+	b.expect("<alice> hi lobby")
+	c.say("hi dev")
+	d.expect("<carol> hi dev")
+	// A line that crossed rooms, or came back to its sender, would be read
+	// before these answers.
+	for _, p := range []*peer{a, b} {
+		p.say("/who")
+		p.expect("in lobby: alice, bob")
+	}
+	for _, p := range []*peer{c, d} {
+		p.say("/who")
+		p.expect("in dev: carol, dave")
+	}
+
+	c.say("/join lobby")
+	d.expect("* carol left")
+	for _, p := range []*peer{a, b, c} {
+		p.expect("* carol joined lobby")
+	}
+	c.say("back")
+	for _, p := range []*peer{a, b} {
+		p.expect("<carol> back")
+	}
+	d.say("/who")
+	d.expect("in dev: dave")
+}
+
+// Notices name a client by its current name, and a name is free again once
+// its holder renamed or left.
+func TestNickRenamesInNotices(t *testing.T) {
+	addr, _, _ := startChat(t, 64)
+	a := join(t, addr)
+	b := join(t, addr, a)
+	c := join(t, addr, a, b)
+	c.say("/join dev")
+	c.expect("* " + c.name + " joined dev")
+	for _, p := range []*peer{a, b} {
+		p.expect("* " + c.name + " left")
+	}
+
+	a.say("/nick alice")
+	for _, p := range []*peer{a, b} {
+		p.expect("* " + a.name + " is now alice")
+	}
+	a.say("hi")
+	b.expect("<alice> hi")
+	a.say("/join dev")
+	b.expect("* alice left")
+	for _, p := range []*peer{a, c} {
+		p.expect("* alice joined dev")
+	}
+	a.say("/nick al")
+	for _, p := range []*peer{a, c} {
+		p.expect("* alice is now al")
+	}
+	c.say("/who")
+	c.expect("in dev: " + c.name + ", al")
+
+	b.say("/nick alice") // free since a renamed; b's first line since "* alice left"
+	b.expect("* " + b.name + " is now alice")
+	a.say("/quit")
+	a.expect("bye")
+	a.expectClosed()
+	c.expect("* al left")
+	b.say("/nick al") // free since a left
+	b.expect("* alice is now al")
 }

@@ -1,18 +1,18 @@
 //go:build unix
 
-package simplesockets
+package sock
 
 import (
 	"os"
 	"syscall"
 )
 
-// waitReadable returns once the socket has something to read (or EOF, or
+// WaitReadable returns once the socket has something to read (or EOF, or
 // an error), without a buffer: it peeks at one byte and, if there is none,
 // waits for the poller, inside one RawConn.Read call so that no readiness
 // notification can be lost in between. Read deadlines apply. A pending
 // socket error (a reset) is returned: the peek consumed it.
-func waitReadable(raw syscall.RawConn) error {
+func WaitReadable(raw syscall.RawConn) error {
 	var b [1]byte
 	var perr error
 	err := raw.Read(func(fd uintptr) bool {

@@ -1,0 +1,55 @@
+// Package sock holds the system-call helpers of the simplesockets core:
+// waiting for a socket to become readable without a buffer, writing with
+// progress reported per system call, and reading a socket's send queue.
+package sock
+
+import (
+	"net"
+	"syscall"
+)
+
+// Writer is a connection's socket as its writer sees it: every write call
+// that moves bytes is reported (Progress), so that a stall timer measures
+// time without progress rather than the duration of a whole write. On unix
+// it writes with write(2) through the socket's RawConn (one report per
+// system call); elsewhere it writes in chunks of fallbackChunk bytes.
+type Writer struct {
+	net.Conn
+	raw syscall.RawConn // nil: chunked writes
+	// Progress is called after a write call that moved bytes, and Full
+	// when the socket's buffer is full. Set both before the first Write;
+	// only the writing goroutine calls them.
+	Progress, Full func()
+}
+
+// NewWriter wraps nc; the callbacks do nothing until set.
+func NewWriter(nc net.Conn) *Writer {
+	w := &Writer{Conn: nc, Progress: func() {}, Full: func() {}}
+	if sc, ok := nc.(syscall.Conn); ok && RawWrites {
+		w.raw, _ = sc.SyscallConn()
+	}
+	return w
+}
+
+// fallbackChunk is the most bytes one write carries where there is no
+// RawConn: a peer reading slower than that per stall timeout looks stalled.
+const fallbackChunk = 16 << 10
+
+// Write writes all of b, or returns the error that stopped it.
+func (w *Writer) Write(b []byte) (int, error) {
+	if w.raw != nil {
+		return w.rawWrite(b)
+	}
+	n := 0
+	for n < len(b) {
+		m, err := w.Conn.Write(b[n:min(len(b), n+fallbackChunk)])
+		n += m
+		if m > 0 {
+			w.Progress()
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
