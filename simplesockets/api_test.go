@@ -109,3 +109,23 @@ func TestErrorsSayPackageOnce(t *testing.T) {
 		t.Fatalf("the failure was reported on Errors too: %v", <-errs)
 	}
 }
+
+// A length prefix that reads as text gets a hint: the usual cause is a
+// peer speaking Lines or Raw to a LengthPrefixed server. (The package doc's
+// server and client used to disagree so, and the error said only "length
+// prefix 1751477356 exceeds limit".)
+func TestTextLengthPrefixHint(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.LengthPrefixed(0)}})
+	discs := srv.Disconnects()
+	nc := dialRaw(t, addr)
+	nc.Write([]byte("hello\n"))
+	d := recv(t, discs, "disconnect")
+	if !errors.Is(d.Err, ss.ErrMessageTooLarge) || !strings.Contains(d.Err.Error(), "Lines or Raw") {
+		t.Fatalf("reason %q: want ErrMessageTooLarge with a hint", d.Err)
+	}
+	nc2 := dialRaw(t, addr)
+	nc2.Write([]byte{0xff, 0, 0, 0}) // binary, over the limit: no hint
+	if d := recv(t, discs, "disconnect"); strings.Contains(d.Err.Error(), "Lines or Raw") {
+		t.Fatalf("reason %q: a hint for a binary prefix", d.Err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"strings"
+
+	"github.com/simplesockets/simplesockets-go/internal/frame"
 )
 
 // Sentinel errors. Every error the package returns or reports matches one of
@@ -53,13 +55,13 @@ var (
 	// sent a frame larger than the framing's limit (checked before any
 	// buffer for it is allocated), and is returned by Send for a payload
 	// larger than that limit.
-	ErrMessageTooLarge = errors.New("simplesockets: message too large")
+	ErrMessageTooLarge = frame.ErrTooLarge
 
 	// ErrInvalidMessage is returned by Send when the framing cannot encode
 	// the payload (for example a Delimited payload that contains the
 	// delimiter), and is the Disconnect reason when a custom Framing
 	// rejects the peer's bytes.
-	ErrInvalidMessage = errors.New("simplesockets: invalid message")
+	ErrInvalidMessage = frame.ErrInvalid
 
 	// ErrSlowConsumer is the error Send returns when a peer's send queue is
 	// full and its socket accepted nothing for StallTimeout: the peer does

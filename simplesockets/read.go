@@ -184,7 +184,7 @@ func (r *reader) process(n int, rerr error) error {
 		}
 		if adv <= 0 {
 			if o.sz != nil {
-				r.need = o.sz.frameLen(r.buf[r.start:r.end])
+				r.need = o.sz.FrameLen(r.buf[r.start:r.end])
 			}
 			break
 		}

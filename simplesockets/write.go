@@ -88,7 +88,7 @@ func (c *Conn) send(data []byte) error {
 	n := len(c.wq)
 	need := len(data) + 16
 	if o.sz != nil {
-		need = o.sz.encodedLen(len(data))
+		need = o.sz.EncodedLen(len(data))
 	}
 	if cap(c.wq)-n < need {
 		c.wq = growWriteBuf(c.wq, need, 2*o.maxQueued)

@@ -140,7 +140,7 @@ func (ch *chat) connect(c *ss.Conn) {
 	c.SetValue(s)
 	ch.names[s.name] = true
 	send(c, "welcome, "+s.name+"! /nick NAME, /join ROOM, /who, /quit")
-	ch.enter(c, s, "lobby")
+	ch.move(c, s, "lobby")
 }
 
 func (ch *chat) leave(d ss.Disconnect) {
@@ -149,7 +149,7 @@ func (ch *chat) leave(d ss.Disconnect) {
 		return // after a hard stop only, which keeps no order: never connected
 	}
 	fmt.Fprintf(ch.log, "chat: %s left: %v\n", s.name, d.Err)
-	ch.exit(d.Conn, s)
+	ch.move(d.Conn, s, "")
 	delete(ch.names, s.name)
 }
 
@@ -188,33 +188,29 @@ func (ch *chat) message(m ss.Message) {
 	case cmd == "/join" && arg == s.room:
 		send(c, "you are in "+arg+" already")
 	case cmd == "/join":
-		ch.exit(c, s)
-		ch.enter(c, s, arg)
+		ch.move(c, s, arg)
 	default:
 		send(c, "unknown command; try /nick NAME, /join ROOM, /who or /quit")
 	}
 }
 
-// enter puts c in room and announces it there, to c too.
-func (ch *chat) enter(c *ss.Conn, s *session, room string) {
-	if ch.rooms[room] == nil {
-		ch.rooms[room] = map[*ss.Conn]bool{}
-	}
-	ch.rooms[room][c] = true
-	s.room = room
-	ch.tell(room, nil, "* "+s.name+" joined "+room)
-}
-
-// exit takes c out of its room and announces it to those left there.
-func (ch *chat) exit(c *ss.Conn, s *session) {
-	if members := ch.rooms[s.room]; members != nil {
-		delete(members, c)
-		if len(members) == 0 {
+// move takes c out of its room, if any, and puts it in room, unless that
+// is "": the old room hears that it left, the new one (c too) that it joined.
+func (ch *chat) move(c *ss.Conn, s *session, room string) {
+	if s.room != "" {
+		delete(ch.rooms[s.room], c)
+		if len(ch.rooms[s.room]) == 0 {
 			delete(ch.rooms, s.room)
 		}
 		ch.tell(s.room, nil, "* "+s.name+" left")
 	}
-	s.room = ""
+	if s.room = room; room != "" {
+		if ch.rooms[room] == nil {
+			ch.rooms[room] = map[*ss.Conn]bool{}
+		}
+		ch.rooms[room][c] = true
+		ch.tell(room, nil, "* "+s.name+" joined "+room)
+	}
 }
 
 // tell sends line to the members of room but skip. A Send error means that
