@@ -6,30 +6,38 @@
 // # Serve
 //
 // Create a [Server] from a [ServerConfig] (the zero value listens on
-// 127.0.0.1:25567 with [Raw] framing), start it, and read its channels in a
-// select loop:
+// 127.0.0.1:25567 with [Raw] framing), start it, and read its channels in
+// one select loop. For each connection the loop receives its Connect
+// before any of its Messages and its Disconnect after its last Message, so
+// per-connection state (kept in the Conn with [Conn.SetValue]) needs no
+// extra bookkeeping. The loop ends when Disconnects is closed: after a
+// graceful stop (the context's end, [Server.Shutdown]) every event has been
+// received by then.
 //
 //	srv, err := simplesockets.NewServer(simplesockets.ServerConfig{
 //		Addr:    "127.0.0.1:9999",
-//		Options: simplesockets.Options{Framing: simplesockets.LengthPrefixed(0)},
+//		Options: simplesockets.Options{Framing: simplesockets.Lines(0)},
 //	})
 //	if err != nil { ... }
-//	go srv.ListenAndServe(ctx) // returns when ctx ends, or after Shutdown/Close
+//	connects, messages, disconnects := srv.Connects(), srv.Messages(), srv.Disconnects()
+//	go srv.ListenAndServe(ctx) // stops gracefully when ctx ends
 //	for {
 //		select {
-//		case c := <-srv.Connects(): // *Conn: ID, RemoteAddr, Send, Close, Context
-//		case d := <-srv.Disconnects(): // why it ended: errors.Is(d.Err, errPeerClosed) ...
-//		case m := <-srv.Messages(): // Message{Conn, Data, Time}
-//			m.Conn.Send(m.Data)
-//		case err := <-srv.Errors(): // *ConnError and accept errors
-//		case <-ctx.Done():
-//			return
+//		case c, ok := <-connects:
+//			if ok {
+//				c.SetValue(newSession(c))
+//			}
+//		case m, ok := <-messages:
+//			if ok {
+//				m.Conn.Value().(*session).handle(m) // m.Conn.Send(reply)
+//			}
+//		case d, ok := <-disconnects:
+//			if !ok {
+//				return // the server has stopped
+//			}
+//			d.Conn.Value().(*session).leave(d.Err) // errors.Is(d.Err, io.EOF): the peer closed
 //		}
 //	}
-//
-// Because the server closes all four channels once it has stopped, a loop can
-// also run until Messages is closed (the echo-server example does that) and
-// leave stopping to [Server.Shutdown] called elsewhere.
 //
 // # Dial
 //
@@ -110,29 +118,12 @@
 // Order: a connection's reader delivers its first message only once its
 // Connect has been received (if Connects is subscribed), and its Disconnect
 // is sent only once its Connect and all of its Messages have been received
-// (if Messages was asked for). So the loop below never needs to drain
-// Messages before handling a leave, and it ends when the server has stopped:
-//
-//	for {
-//		select {
-//		case c := <-srv.Connects():
-//			c.SetValue(newSession(c))
-//		case m, ok := <-srv.Messages():
-//			if !ok {
-//				return // Serve has returned: every channel is closed
-//			}
-//			m.Conn.Value().(*session).handle(m)
-//		case d := <-srv.Disconnects():
-//			d.Conn.Value().(*session).leave(d.Err)
-//		}
-//	}
-//
-// A subscribed channel is a promise to read it: a connection whose Connect
-// is never received never delivers a message. After [Server.Close] (a hard
-// stop), order is no longer waited for, and Disconnects keep being
-// delivered (none dropped) while the application takes at least one every
-// 500ms; after that the rest are dropped and counted, so Close stays
-// bounded even if nobody reads them.
+// (if Messages was asked for). A subscribed channel is a promise to read
+// it: a connection whose Connect is never received never delivers a
+// message. After [Server.Close] (a hard stop) order is no longer waited
+// for; Disconnects keep being delivered while the application takes at
+// least one every 500ms, and after that the rest are dropped and counted,
+// so Close stays bounded even if nobody reads them.
 //
 // # Guarantees
 //
@@ -176,10 +167,11 @@
 //     allocation. A new plain connection first waits for its first byte
 //     without a read buffer, on a stack that fits 2 KiB (idle memory per
 //     connection, harness S5: 6.8 -> 4.3 KiB).
-//  2. The inbox (inbox.go), owned by the Server or Client: the Messages
-//     channel, whose bytes are counted per connection by mirroring the
-//     channel's FIFO order (readers send one at a time). It bounds inbound
-//     memory in bytes.
+//  2. The inbox and event order (inbox.go, order.go), owned by the Server
+//     or Client: channels whose receptions are counted, since they are FIFO
+//     and sent on one at a time (received = sent - len). It bounds inbound
+//     memory in bytes per connection, and orders each connection's events
+//     across the channels.
 //  3. The writer goroutine (write.go), one per connection from its first
 //     Send, started through the owner's errgroup: the only writer of the
 //     socket. Send appends encoded frames to the connection's queue and
