@@ -99,16 +99,9 @@ type Client struct {
 // NewClient returns an unconnected Client for cfg, or an error wrapping
 // ErrInvalidConfig. Call Connect to dial.
 func NewClient(cfg ClientConfig) (*Client, error) {
-	if cfg.Network == "" {
-		cfg.Network = "tcp"
-	}
-	switch cfg.Network {
-	case "tcp", "tcp4", "tcp6", "unix":
-	default:
-		return nil, fmt.Errorf("%w: network %q (want tcp, tcp4, tcp6 or unix)", ErrInvalidConfig, cfg.Network)
-	}
-	if cfg.Addr == "" {
-		cfg.Addr = defaultAddr
+	var err error
+	if cfg.Network, cfg.Addr, err = checkNetwork(cfg.Network, cfg.Addr); err != nil {
+		return nil, err
 	}
 	opts, err := cfg.Options.resolve(false)
 	if err != nil {

@@ -30,25 +30,6 @@ type Framing interface {
 	MaxFrameSize() int
 }
 
-const (
-	// defaultReadBufferSize is the read size of Raw framing, as in the
-	// Python package (recv_buffer=2048).
-	defaultReadBufferSize = 2048
-
-	// defaultFramedReadSize is the initial read buffer of the other
-	// framings; it grows for larger frames and shrinks back afterwards.
-	defaultFramedReadSize = 4096
-
-	// defaultMaxMessageSize is the largest payload LengthPrefixed accepts
-	// unless told otherwise, and the frame limit for a custom Framing whose
-	// MaxFrameSize is not positive.
-	defaultMaxMessageSize = 4 << 20
-
-	// defaultMaxLineSize is the longest Delimited or Lines message (without
-	// the delimiter) unless told otherwise.
-	defaultMaxLineSize = 64 << 10
-)
-
 // Raw returns the framing of the Python package: each read from the socket,
 // of up to ReadBufferSize bytes, is one message, and Send writes the bytes as
 // they are. Use it to talk to peers that have no framing (nc, telnet, Python

@@ -9,103 +9,85 @@ import (
 )
 
 // Options are the per-connection settings that Server and Client share. The
-// zero value works and is safe against slow and hostile peers: every field
-// documents its default, and NewServer, NewClient and Dial reject values
-// that could fail later with an error matching ErrInvalidConfig.
+// zero value works and is safe against slow and hostile peers; NewServer,
+// NewClient and Dial reject (ErrInvalidConfig) values that could fail later.
 type Options struct {
-	// Framing splits the byte stream into messages. If nil, Raw() is used:
-	// each read is one message, as in the Python package.
+	// Framing splits the byte stream into messages. If nil, Raw().
 	Framing Framing
 
-	// ReadBufferSize is the size of one read from the socket. With Raw
-	// framing it is also the largest message (the Python recv_buffer). If
-	// zero, 2048 is used for Raw and
-	// 4096 for other framings, whose buffer grows
-	// for a larger frame as its bytes arrive (up to the framing's
-	// MaxFrameSize) and shrinks back. It must be between 0 and
+	// ReadBufferSize is the size of one read; with Raw framing, the largest
+	// message (the Python recv_buffer). If zero, 2048 for Raw and 4096 for
+	// other framings, whose buffer grows for a larger frame as its bytes
+	// arrive (up to the framing's MaxFrameSize) and shrinks back. At most
 	// 64 MiB.
 	ReadBufferSize int
 
 	// MessageBuffer is the capacity of the Messages channel, in messages.
-	// If zero, 1024; at most 1<<20. The
-	// bytes the channel may hold are bounded by MaxPendingBytes (and, on a
-	// Server, ServerConfig.MaxTotalPendingBytes).
+	// If zero, 1024; at most 1<<20. Its bytes are bounded by
+	// MaxPendingBytes (and ServerConfig.MaxTotalPendingBytes).
 	MessageBuffer int
 
-	// EventBuffer is the capacity of each of the Connects, Disconnects and
-	// Errors channels. If zero, 1024; at most
-	// 1<<20. See the package documentation, section "Lifecycle
-	// events", for what happens when one is full.
+	// EventBuffer is the capacity of each of Connects, Disconnects and
+	// Errors. If zero, 1024; at most 1<<20. See "Lifecycle events" in the
+	// package doc for a full channel.
 	EventBuffer int
 
-	// MaxPendingBytes bounds, per connection, the bytes of messages read
-	// from the socket and not yet received from Messages. When a connection
-	// holds that much, its reader stops reading its socket (TCP
-	// backpressure) until the application has received some: one flooding
-	// peer cannot fill the Messages channel for the others. One message
-	// larger than the limit is still delivered when the connection has
-	// nothing else pending. If zero, 1 MiB; it must not be negative.
+	// MaxPendingBytes bounds, per connection, the bytes of messages read and
+	// not yet received from Messages. At the bound the reader stops reading
+	// its socket (TCP backpressure) until the application has received
+	// some, so one flooding peer cannot fill Messages for the others; one
+	// larger message is still delivered when nothing else is pending. If
+	// zero, 1 MiB; at most 1 TiB.
 	MaxPendingBytes int
 
-	// MaxQueuedBytes bounds the bytes queued for sending on one connection
-	// (encoded frames not yet written to the socket). When a Send would go
-	// over it, Send follows SendPolicy; but while the socket is full
-	// (whether its peer reads slowly or not at all is being judged), Send
-	// queues up to twice the limit without waiting, under the policies
-	// other than SendQueueBlock. While the queue holds half the limit or
-	// more, the connection does not read: a peer that does not read its
-	// replies sends the application nothing more. A
-	// single message larger than the limit is still accepted when the
-	// queue is empty. If zero,
-	// 4 MiB; a negative value means no limit (the
-	// queue grows with whatever the application sends).
+	// MaxQueuedBytes bounds the bytes queued for sending on a connection
+	// and not yet written. A Send over it follows SendPolicy, but while the
+	// socket is full Send queues up to twice the limit without waiting
+	// (except under SendQueueBlock). While the queue holds half the limit,
+	// the connection does not read: a peer that does not read its replies
+	// sends nothing more. One message larger than the limit is accepted
+	// into an empty queue. If zero, 4 MiB; negative means no limit.
 	MaxQueuedBytes int
 
-	// SendPolicy says what Send does when the send queue holds
-	// MaxQueuedBytes. The zero value is
-	// SendQueueDisconnect on a Server (a peer that does not read never
-	// stalls the application) and SendQueueBlock on a Client.
+	// SendPolicy says what Send does when the queue holds MaxQueuedBytes.
+	// If zero, SendQueueDisconnect on a Server, SendQueueBlock on a Client.
 	SendPolicy SendPolicy
 
-	// StallTimeout is how long a peer's socket may accept nothing while
-	// its send queue is full before SendQueueDisconnect cuts it off
-	// (ErrSlowConsumer). "Accepts nothing"
-	// means that no write moved a byte and, on Linux, that the socket's own
-	// send buffer did not shrink either (a peer that reads slowly frees it
-	// a little at a time, while the kernel lets the writer in only once a
-	// good part is free). It is also about the longest a Send waits for a
-	// peer that does not read. If zero, 100ms; it must
-	// not be negative.
+	// StallTimeout is how long a peer's socket may accept nothing while its
+	// queue is full before SendQueueDisconnect cuts it off
+	// (ErrSlowConsumer): no write moved a byte and, on Linux, the socket's
+	// send buffer did not shrink either (a slow reader frees it a little at
+	// a time). It is about the longest a Send waits for a peer that does not
+	// read. If zero, 100ms; it must not be negative.
 	StallTimeout time.Duration
 
-	// IdleTimeout ends a connection (ErrReadTimeout) on which nothing was
-	// received for this long. Zero or negative means no idle timeout.
+	// IdleTimeout ends a connection (ErrReadTimeout, "idle timeout") on
+	// which nothing arrived for this long. Zero or negative: none.
 	IdleTimeout time.Duration
 
 	// ReadTimeout ends a connection (ErrReadTimeout) when a frame that has
-	// begun to arrive is not complete within this time. Zero or negative
-	// means no limit.
+	// begun to arrive is not complete within this time. Zero or negative:
+	// none.
 	ReadTimeout time.Duration
 
-	// WriteTimeout ends a connection (ErrWriteTimeout) when its writes make
-	// no progress for this long: every write that moves bytes restarts it,
-	// so a peer that keeps reading, however slowly, is never cut by it. The
-	// deadline is refreshed at most every quarter of it, so no progress is
-	// detected after between 3/4 of it and all of it. If zero,
-	// 30s; a negative value means no limit.
+	// WriteTimeout ends a connection (ErrWriteTimeout) whose writes make no
+	// progress for this long; every write that moves bytes restarts it, so
+	// a peer that keeps reading, however slowly, is never cut by it (it
+	// fires between 3/4 of it and all of it after the last progress). If
+	// zero, 30s; negative means none.
 	WriteTimeout time.Duration
 
-	// TLSConfig, if non-nil, makes every connection TLS (crypto/tls). A
-	// server needs Certificates (or GetCertificate); set ClientAuth to
+	// TLSConfig, if non-nil, makes every connection TLS. A server needs
+	// Certificates (or GetCertificate); set ClientAuth to
 	// tls.RequireAndVerifyClientCert for mutual TLS.
 	TLSConfig *tls.Config
 
-	// HandshakeTimeout bounds the TLS handshake. If zero,
-	// 10s; a negative value means no limit.
+	// HandshakeTimeout bounds the TLS handshake. If zero, 10s; negative
+	// means none.
 	HandshakeTimeout time.Duration
 
-	// KeepAlive is the TCP keep-alive period. If zero, Go's default (15s)
-	// is used; a negative value disables keep-alive.
+	// KeepAlive is the TCP keep-alive period. If zero, 15s (Go's default);
+	// negative disables it.
 	KeepAlive time.Duration
 
 	// Logger receives structured logs (connection id, remote address,
@@ -114,46 +96,44 @@ type Options struct {
 }
 
 // SendPolicy is what Send does when a connection's send queue holds
-// MaxQueuedBytes already. The zero value is SendQueueDisconnect on a Server
-// and SendQueueBlock on a Client.
+// MaxQueuedBytes. The zero value is SendQueueDisconnect on a Server and
+// SendQueueBlock on a Client.
 type SendPolicy int
 
 const (
 	// SendQueueBlock makes Send wait until the queue has room, the
-	// connection ends (Send returns ErrClosed) or, through WriteTimeout, the
-	// peer is declared dead. This is TCP's own backpressure, passed on to the
-	// caller of Send: natural for a Client talking to one server, and a
-	// peer that does not read stalls whoever calls Send for it.
+	// connection ends (ErrClosed) or WriteTimeout declares the peer dead:
+	// TCP's backpressure passed on to the caller. Natural for a Client; on
+	// a Server, a peer that does not read stalls whoever sends to it.
 	SendQueueBlock SendPolicy = iota + 1
 	// SendQueueDisconnect makes Send wait for room only while the peer's
-	// socket accepts bytes (a burst larger than MaxQueuedBytes to a peer
-	// that reads is delivered in full); if the socket accepts nothing for
-	// StallTimeout, the peer is a slow consumer: the connection ends with
-	// ErrSlowConsumer (counted in Stats.SlowConsumers) and Send returns
-	// that error.
+	// socket accepts bytes (a burst larger than MaxQueuedBytes to a reading
+	// peer is delivered in full). A peer whose socket accepts nothing for
+	// StallTimeout is a slow consumer: the connection ends with
+	// ErrSlowConsumer (counted in Stats.SlowConsumers), which Send returns.
 	SendQueueDisconnect
 )
 
-// Defaults used when an Options field is zero, and the largest values
-// accepted.
+// Defaults for zero config fields, and the largest values accepted.
 const (
-	defaultMessageBuffer    = 1024
-	defaultEventBuffer      = 1024
-	defaultMaxPendingBytes  = 1 << 20
-	defaultMaxQueuedBytes   = 4 << 20
-	defaultStallTimeout     = 100 * time.Millisecond
-	defaultWriteTimeout     = 30 * time.Second
-	defaultHandshakeTimeout = 10 * time.Second
+	defaultAddr                 = "127.0.0.1:25567" // the Python package's port
+	defaultReadBufferSize       = 2048              // Raw, as the Python recv_buffer
+	defaultFramedReadSize       = 4096              // other framings, between large frames
+	defaultMaxMessageSize       = 4 << 20           // LengthPrefixed, and custom framings
+	defaultMaxLineSize          = 64 << 10          // Delimited, Lines
+	defaultMessageBuffer        = 1024
+	defaultEventBuffer          = 1024
+	defaultMaxPendingBytes      = 1 << 20
+	defaultMaxTotalPendingBytes = 64 << 20
+	defaultMaxQueuedBytes       = 4 << 20
+	defaultStallTimeout         = 100 * time.Millisecond
+	defaultWriteTimeout         = 30 * time.Second
+	defaultHandshakeTimeout     = 10 * time.Second
+	defaultShutdownTimeout      = 5 * time.Second
 
-	// maxReadBufferSize is the largest ReadBufferSize accepted.
 	maxReadBufferSize = 64 << 20
-	// maxChannelBuffer is the largest MessageBuffer and EventBuffer
-	// accepted.
-	maxChannelBuffer = 1 << 20
-	// maxByteLimit is the largest byte limit accepted (MaxPendingBytes,
-	// MaxQueuedBytes, ServerConfig.MaxTotalPendingBytes): 1 TiB (the
-	// largest int on 32-bit platforms).
-	maxByteLimit = min(1<<40, math.MaxInt)
+	maxChannelBuffer  = 1 << 20
+	maxByteLimit      = min(1<<40, math.MaxInt) // 1 TiB, or the largest int
 )
 
 // resolved is Options with the defaults filled in.
@@ -166,6 +146,18 @@ type resolved struct {
 	policy     SendPolicy
 	raw        bool
 	sz         sizer // Framing's sizer, if it has one (asserted once, not per message)
+}
+
+// checkNetwork validates network and fills in the defaults.
+func checkNetwork(network, addr string) (string, string, error) {
+	switch network {
+	case "":
+		network = "tcp"
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return "", "", invalid("network %q (want tcp, tcp4, tcp6 or unix)", network)
+	}
+	return network, cmp0(addr, defaultAddr), nil
 }
 
 func invalid(format string, args ...any) error {
@@ -197,24 +189,17 @@ func (o Options) resolve(server bool) (resolved, error) {
 	case o.StallTimeout < 0:
 		return r, invalid("StallTimeout %v is negative", o.StallTimeout)
 	}
-	r.readSize = o.ReadBufferSize
-	if r.readSize == 0 {
-		r.readSize = defaultFramedReadSize
-		if r.raw {
-			r.readSize = defaultReadBufferSize
-		}
+	r.readSize = cmp0(o.ReadBufferSize, defaultFramedReadSize)
+	if r.raw && o.ReadBufferSize == 0 {
+		r.readSize = defaultReadBufferSize
 	}
 	r.maxFrame = r.Framing.MaxFrameSize()
 	if r.maxFrame <= 0 {
 		r.maxFrame = defaultMaxMessageSize
 	}
 	r.maxFrame = max(r.maxFrame, r.readSize)
-	if r.MessageBuffer == 0 {
-		r.MessageBuffer = defaultMessageBuffer
-	}
-	if r.EventBuffer == 0 {
-		r.EventBuffer = defaultEventBuffer
-	}
+	r.MessageBuffer = cmp0(r.MessageBuffer, defaultMessageBuffer)
+	r.EventBuffer = cmp0(r.EventBuffer, defaultEventBuffer)
 	r.maxPending = cmp0(o.MaxPendingBytes, defaultMaxPendingBytes)
 	r.maxQueued = cmp0(o.MaxQueuedBytes, defaultMaxQueuedBytes)
 	r.policy = o.SendPolicy
@@ -224,15 +209,9 @@ func (o Options) resolve(server bool) (resolved, error) {
 			r.policy = SendQueueDisconnect
 		}
 	}
-	if r.StallTimeout == 0 {
-		r.StallTimeout = defaultStallTimeout
-	}
-	if r.WriteTimeout == 0 {
-		r.WriteTimeout = defaultWriteTimeout
-	}
-	if r.HandshakeTimeout == 0 {
-		r.HandshakeTimeout = defaultHandshakeTimeout
-	}
+	r.StallTimeout = cmp0(r.StallTimeout, defaultStallTimeout)
+	r.WriteTimeout = cmp0(r.WriteTimeout, defaultWriteTimeout)
+	r.HandshakeTimeout = cmp0(r.HandshakeTimeout, defaultHandshakeTimeout)
 	return r, nil
 }
 

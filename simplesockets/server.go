@@ -17,11 +17,6 @@ import (
 	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
 
-// defaultAddr is the address a Server listens on and a Client dials when
-// their config leaves Addr empty: the Python package's default port, on the
-// loopback interface.
-const defaultAddr = "127.0.0.1:25567"
-
 // ServerConfig configures a Server. The zero value works: it listens on
 // 127.0.0.1:25567 with Raw framing.
 type ServerConfig struct {
@@ -46,39 +41,25 @@ type ServerConfig struct {
 	// means no limit; it must not be negative.
 	MaxConnections int
 
-	// MaxConnectionsPerIP caps the open connections from one remote IP;
-	// a connection over the cap is closed right after accept, before any
-	// per-connection state exists, and reported on Errors (ErrConnLimit).
-	// Zero means no limit; it must not be negative.
+	// MaxConnectionsPerIP caps the open connections from one remote IP; a
+	// connection over the cap is closed right after accept and reported on
+	// Errors (ErrConnLimit). Zero means no limit; it must not be negative.
 	MaxConnectionsPerIP int
 
 	// MaxTotalPendingBytes bounds the bytes of messages read from all
-	// connections and not yet received from Messages. When it is reached,
-	// readers stop reading their sockets until the application has received
-	// some (one larger message is still delivered when nothing else is
-	// pending). Each connection is also held to Options.MaxPendingBytes, so
-	// one flooding peer cannot take it all. If zero,
-	// 64 MiB; it must be between 0 and
+	// connections and not yet received from Messages, as
+	// Options.MaxPendingBytes does per connection. If zero, 64 MiB; at most
 	// 1 TiB.
 	MaxTotalPendingBytes int
 
-	// ShutdownTimeout bounds the graceful stop that the end of Serve's (or
-	// ListenAndServe's) context starts: stop accepting, deliver what was
-	// read, write what is queued; after it, whatever remains is closed at
-	// once. If zero, 5s; a negative value closes at
-	// once, with no grace. Shutdown takes its own context instead.
+	// ShutdownTimeout bounds the graceful stop that the end of Serve's
+	// context starts (see Shutdown); then what remains is closed at once.
+	// If zero, 5s; negative means no grace.
 	ShutdownTimeout time.Duration
 
 	// Options are the per-connection settings shared with Client.
 	Options
 }
-
-// defaultShutdownTimeout is ServerConfig.ShutdownTimeout's default.
-const defaultShutdownTimeout = 5 * time.Second
-
-// defaultMaxTotalPendingBytes is ServerConfig.MaxTotalPendingBytes's
-// default.
-const defaultMaxTotalPendingBytes = 64 << 20
 
 // Server accepts connections and turns them into events on four channels:
 // Connects, Disconnects, Messages and Errors.
@@ -104,29 +85,22 @@ type Server struct {
 
 // NewServer returns a Server for cfg, or an error wrapping ErrInvalidConfig.
 func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.Network == "" {
-		cfg.Network = "tcp"
+	var err error
+	if cfg.Network, cfg.Addr, err = checkNetwork(cfg.Network, cfg.Addr); err != nil {
+		return nil, err
 	}
-	switch cfg.Network {
-	case "tcp", "tcp4", "tcp6", "unix":
-	default:
-		return nil, fmt.Errorf("%w: network %q (want tcp, tcp4, tcp6 or unix)", ErrInvalidConfig, cfg.Network)
-	}
-	if cfg.Addr == "" {
-		cfg.Addr = defaultAddr
-	}
-	if cfg.Backlog < 0 || cfg.MaxConnections < 0 || cfg.MaxConnectionsPerIP < 0 {
-		return nil, fmt.Errorf("%w: Backlog, MaxConnections and MaxConnectionsPerIP must not be negative", ErrInvalidConfig)
-	}
-	if cfg.MaxTotalPendingBytes < 0 || cfg.MaxTotalPendingBytes > maxByteLimit {
+	switch {
+	case cfg.Backlog < 0 || cfg.MaxConnections < 0 || cfg.MaxConnectionsPerIP < 0:
+		return nil, invalid("Backlog, MaxConnections and MaxConnectionsPerIP must not be negative")
+	case cfg.MaxTotalPendingBytes < 0 || cfg.MaxTotalPendingBytes > maxByteLimit:
 		return nil, invalid("MaxTotalPendingBytes %d is not between 0 and %d", cfg.MaxTotalPendingBytes, maxByteLimit)
 	}
 	opts, err := cfg.Options.resolve(true)
 	if err != nil {
 		return nil, err
 	}
-	if opts.TLSConfig != nil && len(opts.TLSConfig.Certificates) == 0 && opts.TLSConfig.GetCertificate == nil && opts.TLSConfig.GetConfigForClient == nil {
-		return nil, fmt.Errorf("%w: TLSConfig has no certificate", ErrInvalidConfig)
+	if t := opts.TLSConfig; t != nil && len(t.Certificates) == 0 && t.GetCertificate == nil && t.GetConfigForClient == nil {
+		return nil, invalid("TLSConfig has no certificate")
 	}
 	s := &Server{
 		cfg:    cfg,
@@ -142,38 +116,33 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 }
 
 // Connects delivers each connection once it is set up (after the TLS
-// handshake, if any). Its buffer holds EventBuffer connections. The Server
-// closes it when Serve returns (after Shutdown, Close or the context's end),
-// after the last connection goroutine has ended. See "Lifecycle events" in
-// the package doc for what happens when nobody reads it.
+// handshake, if any). The channel accessors are documented together in the
+// package doc, "Lifecycle events": each buffers EventBuffer (Messages:
+// MessageBuffer) events, and the Server closes all four when Serve
+// returns.
 func (s *Server) Connects() <-chan *Conn {
 	s.h.subConnects.Store(true)
 	return s.h.connects
 }
 
 // Disconnects delivers one Disconnect for every connection delivered on
-// Connects, after all of that connection's Messages have been sent. Its
-// buffer holds EventBuffer events; the Server closes it when Serve returns.
+// Connects, after its last Message.
 func (s *Server) Disconnects() <-chan Disconnect {
 	s.h.subDisconnects.Store(true)
 	return s.h.disconnects
 }
 
-// Messages delivers every message received, in order per connection. Its
-// buffer holds MessageBuffer messages; when it is full, connections stop
-// reading their sockets until there is room (TCP backpressure). The Server
-// closes it when Serve returns.
+// Messages delivers every message received, in order per connection; while
+// the application does not take them, connections stop reading their
+// sockets (TCP backpressure).
 func (s *Server) Messages() <-chan Message {
 	s.h.subMessages.Store(true)
 	return s.h.in.ch
 }
 
-// Errors delivers what has no Disconnect: a *ConnError for each
-// connection refused before it reached Connects (failed TLS handshake,
-// MaxConnectionsPerIP) and errors of the accept loop. A connection's own
-// failure (reset, timeout, oversize frame...) is reported once, as its
-// Disconnect's Err, never here too. Its buffer holds EventBuffer errors;
-// the Server closes it when Serve returns.
+// Errors delivers what has no Disconnect: a *ConnError for each connection
+// refused before Connects (failed TLS handshake, MaxConnectionsPerIP) and
+// accept errors. A connection's own failure is its Disconnect's Err only.
 func (s *Server) Errors() <-chan error {
 	s.h.subErrors.Store(true)
 	return s.h.errs
@@ -202,11 +171,7 @@ func (s *Server) Listen() error {
 	return nil
 }
 
-// ListenAndServe listens on the configured address (unless Listen was
-// called already) and serves until ctx ends (then it stops gracefully, for
-// at most ShutdownTimeout), Shutdown or Close is called, or the listener
-// fails. Every normal stop returns an error matching ErrServerClosed (see
-// Serve); a failure returns the error.
+// ListenAndServe calls Listen (unless it was called already), then Serve.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	s.mu.Lock()
 	have := len(s.lns) > 0
@@ -233,22 +198,18 @@ func (s *Server) Addr() net.Addr {
 	return s.lns[0].Addr()
 }
 
-// Serve accepts connections on every listener in lns (TCP, Unix, TLS or
-// any net.Listener; one set of channels, one Stats and one Shutdown for
-// all), or, with none, on the listener opened by Listen, until ctx ends, Shutdown or Close is called, or an Accept fails
-// with a permanent error. The Server takes ownership of the listeners and
-// closes them.
-//
-// When ctx ends, the server stops gracefully, as Shutdown does, for at most
-// ShutdownTimeout; then it closes what remains.
+// Serve accepts connections on every listener in lns (any net.Listener; one
+// set of channels, Stats and Shutdown for all), or with none on the one
+// Listen opened, until ctx ends, Shutdown or Close is called, or an Accept
+// fails for good. It takes ownership of the listeners and closes them. When
+// ctx ends, it stops gracefully (as Shutdown) for at most ShutdownTimeout.
 //
 // When Serve returns, every goroutine of the server has ended, every
 // connection has produced its Disconnect and the four channels are closed.
-// Every normal stop returns an error matching ErrServerClosed: after
-// Shutdown or Close, ErrServerClosed itself; when ctx ended, an error that
-// also matches context.Cause(ctx). A failing listener returns the accept
-// error. A Server serves once: a second Serve returns ErrAlreadyStarted
-// while the first runs and ErrServerClosed after it.
+// Every normal stop returns an error matching ErrServerClosed (when ctx
+// ended, it also matches context.Cause(ctx)); a failing listener returns
+// the accept error. A Server serves once: a second Serve returns
+// ErrAlreadyStarted while the first runs, ErrServerClosed after.
 func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.mu.Lock()
 	switch {
@@ -355,23 +316,18 @@ func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Liste
 		}
 		delay = 0
 		ip := remoteIP(nc.RemoteAddr())
-		if !s.admitIP(ip) {
-			s.h.st.rejectedIP.Add(1)
-			remote := nc.RemoteAddr()
-			nc.Close()
-			s.releaseSlot()
-			s.h.emitError(&ConnError{Remote: remote, Err: fmt.Errorf("%w: %d connections from %s", ErrConnLimit, s.cfg.MaxConnectionsPerIP, ip)})
-			continue
-		}
 		pc := sock.NewWriter(nc)
 		if handshake {
 			nc = tls.Server(pc, s.h.opts.TLSConfig)
 		}
 		c := newConn(s.h, ctx, nc, pc, func(c *Conn) { s.untrack(c, ip) })
-		if !s.track(c) {
-			nc.Close()
-			s.untrackIP(ip)
+		if err := s.track(c, ip); err != nil {
+			c.kill(err) // (also releases its context)
 			s.releaseSlot()
+			if err != ErrServerClosed {
+				s.h.st.rejectedIP.Add(1)
+				s.h.emitError(&ConnError{Remote: c.remote, Err: err})
+			}
 			continue
 		}
 		g.Go(func() error {
@@ -388,39 +344,6 @@ func remoteIP(a net.Addr) string {
 	return ""
 }
 
-// admitIP counts a connection from ip, unless ip is at its cap.
-func (s *Server) admitIP(ip string) bool {
-	if s.cfg.MaxConnectionsPerIP <= 0 || ip == "" {
-		return true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.perIP[ip] >= s.cfg.MaxConnectionsPerIP {
-		return false
-	}
-	s.perIP[ip]++
-	return true
-}
-
-func (s *Server) untrackIP(ip string) {
-	if s.cfg.MaxConnectionsPerIP <= 0 || ip == "" {
-		return
-	}
-	s.mu.Lock()
-	s.untrackIPLocked(ip)
-	s.mu.Unlock()
-}
-
-// untrackIPLocked forgets one connection from ip. s.mu must be held.
-func (s *Server) untrackIPLocked(ip string) {
-	if s.cfg.MaxConnectionsPerIP <= 0 || ip == "" {
-		return
-	}
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
-	}
-}
-
 func (s *Server) releaseSlot() {
 	if s.slots != nil {
 		<-s.slots
@@ -433,22 +356,30 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-// track registers c, unless the server is shutting down.
-func (s *Server) track(c *Conn) bool {
+// track registers c from ip: it returns ErrServerClosed if the server is
+// shutting down and ErrConnLimit if ip is at MaxConnectionsPerIP.
+func (s *Server) track(c *Conn, ip string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || s.stopped {
-		return false
+	perIP := s.cfg.MaxConnectionsPerIP
+	switch {
+	case s.closing || s.stopped:
+		return ErrServerClosed
+	case perIP > 0 && ip != "" && s.perIP[ip] >= perIP:
+		return fmt.Errorf("%w: %d connections from %s", ErrConnLimit, perIP, ip)
 	}
+	s.perIP[ip]++
 	s.conns[c] = struct{}{}
-	return true
+	return nil
 }
 
 // untrack is a connection's onEnd: it runs exactly once per tracked conn.
 func (s *Server) untrack(c *Conn, ip string) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	s.untrackIPLocked(ip)
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
 	if s.drained != nil && len(s.conns) == 0 {
 		close(s.drained)
 		s.drained = nil
@@ -480,12 +411,11 @@ func closeAll(lns []net.Listener) {
 	}
 }
 
-// Shutdown stops the server gracefully: it closes the listener, makes every
+// Shutdown stops the server gracefully: it closes the listeners, makes every
 // connection stop reading, delivers the messages already read, writes what
-// is queued, closes the connections and waits for Serve's goroutines to end.
-// If ctx ends first, it closes everything at once (as Close) and returns
-// ctx's error. Shutdown never waits for a peer longer than ctx allows.
-// Serve returns ErrServerClosed. Calling Shutdown again is harmless.
+// is queued, closes the connections and waits for Serve to return. If ctx
+// ends first, it closes everything at once (as Close) and returns ctx's
+// error. Calling it again is harmless.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err, serving := s.drain(ctx)
 	if serving {
@@ -532,10 +462,9 @@ func (s *Server) drain(ctx context.Context) (err error, serving bool) {
 	return err, true
 }
 
-// Close closes the listener and every connection at once, without flushing
-// queued sends, and waits for Serve's goroutines to end. Messages already
-// read but not yet delivered are discarded (counted in
-// Stats.MessagesDiscarded). Serve returns ErrServerClosed. Close is
+// Close closes the listeners and every connection at once, without flushing
+// queued sends (messages read but not delivered are counted in
+// Stats.MessagesDiscarded), and waits for Serve to return. Close is
 // idempotent and returns nil.
 func (s *Server) Close() error {
 	s.mu.Lock()
@@ -569,12 +498,9 @@ func (s *Server) Conns() []*Conn {
 	return conns
 }
 
-// Broadcast sends data to every open connection. It returns nil if every
-// Send succeeded, and otherwise the Send errors joined (errors.Join), each
-// a *ConnError naming its connection. It waits for a peer as Send does: by
-// default at most StallTimeout for one that does not read, which is then
-// cut off (SendQueueBlock waits as long as WriteTimeout allows). It copies
-// data: the caller may use it again as soon as Broadcast returns.
+// Broadcast Sends data to every open connection (waiting for each peer as
+// Send does) and returns the Send errors joined (errors.Join), each a
+// *ConnError naming its connection, or nil.
 func (s *Server) Broadcast(data []byte) error {
 	var errs []error
 	for _, c := range s.Conns() {
