@@ -80,9 +80,9 @@ func (e *ReconnectError) Unwrap() error { return e.Err }
 //
 // All methods are safe for concurrent use.
 type Client struct {
-	cfg ClientConfig
-	h   *hub
-	tls *tls.Config
+	channels // Connects, Disconnects, Messages, Errors, Stats
+	cfg      ClientConfig
+	tls      *tls.Config
 
 	life   context.Context // parent of every connection; cancelled by Close
 	cancel context.CancelFunc
@@ -107,7 +107,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, h: newHub(opts, errClientClosed, opts.maxPending)}
+	c := &Client{channels: channels{newHub(opts, errClientClosed, opts.maxPending)}, cfg: cfg}
 	c.h.spawn = func(f func()) { c.g.Go(func() error { f(); return nil }) }
 	if opts.TLSConfig != nil {
 		c.tls = opts.TLSConfig.Clone()
@@ -362,37 +362,3 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	c.Close()
 	return err
 }
-
-// Connects delivers each connection the Client makes. Its buffer holds
-// EventBuffer connections; Close closes it. See "Lifecycle events" in the
-// package doc.
-func (c *Client) Connects() <-chan *Conn {
-	c.h.subConnects.Store(true)
-	return c.h.connects
-}
-
-// Disconnects delivers one Disconnect per connection, after its Messages.
-// Close closes it.
-func (c *Client) Disconnects() <-chan Disconnect {
-	c.h.subDisconnects.Store(true)
-	return c.h.disconnects
-}
-
-// Messages delivers the messages received, in order. When its buffer
-// (MessageBuffer) is full, the Client stops reading the socket. Close closes
-// it.
-func (c *Client) Messages() <-chan Message {
-	c.h.subMessages.Store(true)
-	return c.h.in.ch
-}
-
-// Errors delivers each failed automatic reconnection attempt (a
-// *ReconnectError). A connection's own failure is reported once, as its
-// Disconnect's Err. Close closes it.
-func (c *Client) Errors() <-chan error {
-	c.h.subErrors.Store(true)
-	return c.h.errs
-}
-
-// Stats returns a snapshot of the Client's counters.
-func (c *Client) Stats() Stats { return c.h.stats() }

@@ -39,6 +39,48 @@ type Disconnect struct {
 	Err error
 }
 
+// channels gives a Server and a Client their four channels and Stats. The
+// package doc's "Lifecycle events" says what calling an accessor means
+// (subscribing), how the channels are ordered and buffered (EventBuffer;
+// Messages: MessageBuffer), and that the owner closes all four once its
+// last goroutine has ended: when Serve returns, or on Client.Close.
+type channels struct{ h *hub }
+
+// Connects delivers each connection once it is set up (after the TLS
+// handshake, if any), before any of its Messages.
+func (e *channels) Connects() <-chan *Conn {
+	e.h.subConnects.Store(true)
+	return e.h.connects
+}
+
+// Messages delivers every message received, in order per connection. While
+// the application does not take them, connections stop reading their
+// sockets (TCP backpressure; see MaxPendingBytes).
+func (e *channels) Messages() <-chan Message {
+	e.h.subMessages.Store(true)
+	return e.h.in.ch
+}
+
+// Disconnects delivers one Disconnect for every connection delivered on
+// Connects, after its last Message.
+func (e *channels) Disconnects() <-chan Disconnect {
+	e.h.subDisconnects.Store(true)
+	return e.h.disconnects
+}
+
+// Errors delivers what has no Disconnect: a Server's connections refused
+// before Connects (a *ConnError: failed TLS handshake,
+// MaxConnectionsPerIP) and accept errors; a Client's failed automatic
+// reconnection attempts (*ReconnectError). A connection's own failure is
+// its Disconnect's Err only.
+func (e *channels) Errors() <-chan error {
+	e.h.subErrors.Store(true)
+	return e.h.errs
+}
+
+// Stats returns a snapshot of the counters.
+func (e *channels) Stats() Stats { return e.h.stats() }
+
 // hub is what a Server or Client shares with its connections: the four
 // channels, the options and the counters. It closes the channels once, after
 // the owner's last goroutine has ended.

@@ -67,8 +67,8 @@ type ServerConfig struct {
 // A Server serves once: after Serve returns, it cannot be started again. All
 // methods are safe for concurrent use.
 type Server struct {
-	cfg ServerConfig
-	h   *hub
+	channels // Connects, Disconnects, Messages, Errors, Stats
+	cfg      ServerConfig
 
 	mu      sync.Mutex
 	lns     []net.Listener
@@ -103,53 +103,17 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, invalid("TLSConfig has no certificate")
 	}
 	s := &Server{
-		cfg:    cfg,
-		h:      newHub(opts, ErrServerClosed, cmp0(cfg.MaxTotalPendingBytes, defaultMaxTotalPendingBytes)),
-		conns:  make(map[*Conn]struct{}),
-		perIP:  make(map[string]int),
-		served: make(chan struct{}),
+		channels: channels{newHub(opts, ErrServerClosed, cmp0(cfg.MaxTotalPendingBytes, defaultMaxTotalPendingBytes))},
+		cfg:      cfg,
+		conns:    make(map[*Conn]struct{}),
+		perIP:    make(map[string]int),
+		served:   make(chan struct{}),
 	}
 	if cfg.MaxConnections > 0 {
 		s.slots = make(chan struct{}, cfg.MaxConnections)
 	}
 	return s, nil
 }
-
-// Connects delivers each connection once it is set up (after the TLS
-// handshake, if any). The channel accessors are documented together in the
-// package doc, "Lifecycle events": each buffers EventBuffer (Messages:
-// MessageBuffer) events, and the Server closes all four when Serve
-// returns.
-func (s *Server) Connects() <-chan *Conn {
-	s.h.subConnects.Store(true)
-	return s.h.connects
-}
-
-// Disconnects delivers one Disconnect for every connection delivered on
-// Connects, after its last Message.
-func (s *Server) Disconnects() <-chan Disconnect {
-	s.h.subDisconnects.Store(true)
-	return s.h.disconnects
-}
-
-// Messages delivers every message received, in order per connection; while
-// the application does not take them, connections stop reading their
-// sockets (TCP backpressure).
-func (s *Server) Messages() <-chan Message {
-	s.h.subMessages.Store(true)
-	return s.h.in.ch
-}
-
-// Errors delivers what has no Disconnect: a *ConnError for each connection
-// refused before Connects (failed TLS handshake, MaxConnectionsPerIP) and
-// accept errors. A connection's own failure is its Disconnect's Err only.
-func (s *Server) Errors() <-chan error {
-	s.h.subErrors.Store(true)
-	return s.h.errs
-}
-
-// Stats returns a snapshot of the server's counters.
-func (s *Server) Stats() Stats { return s.h.stats() }
 
 // Listen opens the listener of the configured Network and Addr (with
 // Backlog), so that Addr is known before Serve is called without
