@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/simplesockets/simplesockets-go/internal/pool"
 )
 
 // Message is one message received from a peer, as cut by the Framing.
@@ -21,8 +23,8 @@ type Message struct {
 	// Time is when the read that completed the message returned.
 	Time time.Time
 
-	buf *readBuf // the pooled buffer Data lies in, for Release; nil if none
-	gen uint64   // buf's generation when Data was handed out
+	buf *pool.ReadBuf // the pooled buffer Data lies in, for Release; nil if none
+	gen uint64        // buf's generation when Data was handed out
 }
 
 // Disconnect reports that a connection has ended. Exactly one Disconnect is

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/simplesockets/simplesockets-go/internal/pool"
 	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
 
@@ -29,10 +30,10 @@ const growFree = 128 << 10
 type reader struct {
 	c            *Conn
 	buf          []byte
-	spare        []byte   // the read-size buffer, set aside while buf is grown
-	big          *readBuf // buf's pooled buffer, if buf is one (release.go)
-	handed       *readBuf // the pooled buffer the single frame being delivered took
-	start, end   int      // buf[start:end] is received and not yet consumed
+	spare        []byte        // the read-size buffer, set aside while buf is grown
+	big          *pool.ReadBuf // buf's pooled buffer, if buf is one (internal/pool)
+	handed       *pool.ReadBuf // the pooled buffer the single frame being delivered took
+	start, end   int           // buf[start:end] is received and not yet consumed
 	frames       [][]byte
 	offs         []int     // each frame's offset in buf, for the built-in framings; nil for others
 	frameStarted time.Time // when the pending partial frame began
@@ -111,14 +112,14 @@ func (r *reader) prepare() error {
 		if r.end >= o.maxFrame {
 			return fmt.Errorf("%w: more than %d bytes without a complete frame", ErrMessageTooLarge, o.maxFrame)
 		}
-		size := min(max(2*len(r.buf)-64, growFree), o.maxFrame) // -64: the next class, not the one after (release.go)
+		size := min(max(2*len(r.buf)-64, growFree), o.maxFrame) // -64: the next class, not the one after (internal/pool)
 		if r.need > len(r.buf) {
 			size = min(size, r.need)
 		}
 		var nb []byte
-		big := getReadBuf(size)
+		big := pool.GetRead(size)
 		if big != nil {
-			nb = big.b
+			nb = big.B
 		} else {
 			nb = make([]byte, size)
 		}
@@ -279,7 +280,7 @@ func (r *reader) handOver(first int) {
 func (r *reader) dropBig() {
 	if b := r.big; b != nil {
 		r.big = nil
-		b.release(b.gen.Load())
+		b.Release(b.Gen())
 	}
 }
 
@@ -297,7 +298,7 @@ func (r *reader) takeSpare() []byte {
 func (r *reader) message(i int, now time.Time) Message {
 	m := Message{Conn: r.c, Data: r.frames[i], Time: now}
 	if b := r.handed; b != nil {
-		m.buf, m.gen = b, b.gen.Load()
+		m.buf, m.gen = b, b.Gen()
 	}
 	return m
 }

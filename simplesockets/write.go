@@ -3,9 +3,9 @@ package simplesockets
 import (
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
+	"github.com/simplesockets/simplesockets-go/internal/pool"
 	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
 
@@ -34,46 +34,6 @@ import (
 // waiting for room see it after each chunk.
 const writeChunk = 256 << 10
 
-// keepWriteBuf is the largest write buffer a connection keeps while its
-// writer is idle; a larger one goes to bigWriteBufs.
-const keepWriteBuf = 64 << 10
-
-// bigWriteBufs holds large write buffers (over keepWriteBuf) that writers
-// gave up when they went idle, for the next large Send of any connection:
-// without it, every batch of large messages allocated fresh memory (S4).
-// The buffers never leave the package.
-var bigWriteBufs sync.Pool // of *[]byte
-
-// growWriteBuf returns b with room for need more bytes, growing it by
-// doubling but not past limit (if positive) unless one message needs it.
-func growWriteBuf(b []byte, need, limit int) []byte {
-	size := max(2*cap(b), 1<<10)
-	if limit > 0 {
-		size = min(size, limit)
-	}
-	size = max(size, len(b)+need)
-	var nb []byte
-	if size > keepWriteBuf {
-		if p, ok := bigWriteBufs.Get().(*[]byte); ok && cap(*p) >= size {
-			nb = (*p)[:0]
-		}
-	}
-	if nb == nil {
-		nb = make([]byte, 0, size)
-	}
-	nb = append(nb, b...)
-	putWriteBuf(b)
-	return nb
-}
-
-// putWriteBuf gives a large buffer that is no longer used to bigWriteBufs.
-func putWriteBuf(b []byte) {
-	if cap(b) > keepWriteBuf {
-		b = b[:0]
-		bigWriteBufs.Put(&b)
-	}
-}
-
 // send queues a copy of data.
 func (c *Conn) send(data []byte) error {
 	o := &c.h.opts
@@ -91,7 +51,7 @@ func (c *Conn) send(data []byte) error {
 		need = o.sz.EncodedLen(len(data))
 	}
 	if cap(c.wq)-n < need {
-		c.wq = growWriteBuf(c.wq, need, 2*o.maxQueued)
+		c.wq = pool.GrowWrite(c.wq, need, 2*o.maxQueued)
 	}
 	buf, err := o.Framing.AppendFrame(c.wq, data)
 	if err != nil {
@@ -268,12 +228,12 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		for len(c.wq) == 0 && !c.killed && !c.wstop {
-			if cap(spare) > keepWriteBuf {
-				putWriteBuf(spare)
+			if cap(spare) > pool.KeepWrite {
+				pool.PutWrite(spare)
 				spare = nil
 			}
-			if cap(c.wq) > keepWriteBuf {
-				putWriteBuf(c.wq)
+			if cap(c.wq) > pool.KeepWrite {
+				pool.PutWrite(c.wq)
 				c.wq = nil
 			}
 			c.writerIdle = true

@@ -1,6 +1,0 @@
-//go:build race
-
-package simplesockets
-
-// raceEnabled: built with -race (Release poisons released buffers).
-const raceEnabled = true
