@@ -43,7 +43,10 @@
 //
 // [Dial] connects a [Client], which has the same four channels:
 //
-//	cli, err := simplesockets.Dial(ctx, simplesockets.ClientConfig{Addr: "127.0.0.1:9999"})
+//	cli, err := simplesockets.Dial(ctx, simplesockets.ClientConfig{
+//		Addr:    "127.0.0.1:9999",
+//		Options: simplesockets.Options{Framing: simplesockets.Lines(0)},
+//	})
 //	if err != nil { ... }
 //	defer cli.Close()
 //	cli.Send([]byte("hello"))

@@ -1,95 +1,117 @@
 package simplesockets_test
 
+// The Go snippets of README.md and of the package doc are made of the lines
+// of these examples (TestReadmeSnippetsAreExamples checks it): change an
+// example and its snippet together.
+
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
-	"strings"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
-	ss "github.com/simplesockets/simplesockets-go/simplesockets"
+	"github.com/simplesockets/simplesockets-go/simplesockets"
 )
 
-// A server's select loop: it greets each connection, answers each line in
-// upper case and reports why each connection ended. A client in another
-// goroutine plays the peer.
-func ExampleServer() {
-	srv, err := ss.NewServer(ss.ServerConfig{
-		Addr:    "127.0.0.1:0", // a free port; Addr() tells which
-		Options: ss.Options{Framing: ss.Lines(1024)},
+// session is the per-connection state of ExampleServer_select, kept in the
+// Conn with SetValue.
+type session struct {
+	lines int
+	stop  context.CancelFunc
+}
+
+func (s *session) handle(m simplesockets.Message) {
+	s.lines++
+	fmt.Printf("server got %q\n", m.Data)
+	m.Conn.Send(bytes.ToUpper(m.Data))
+}
+
+func (s *session) leave(err error) {
+	fmt.Printf("left after %d line(s), peer closed: %v\n", s.lines, errors.Is(err, io.EOF))
+	s.stop() // this example serves one client, then stops
+}
+
+// The package doc's server and client, together: a select loop that keeps
+// per-connection state in the Conn and ends when the server has stopped,
+// and the client of ExampleDial. Both use Lines framing.
+func ExampleServer_select() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	newSession := func(c *simplesockets.Conn) *session {
+		fmt.Println("connected")
+		return &session{stop: cancel}
+	}
+	var client sync.WaitGroup
+	defer client.Wait()
+
+	srv, err := simplesockets.NewServer(simplesockets.ServerConfig{
+		Addr:    "127.0.0.1:0", // a free port: Listen opens it, Addr tells which
+		Options: simplesockets.Options{Framing: simplesockets.Lines(0)},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
+	connects, messages, disconnects := srv.Connects(), srv.Messages(), srv.Disconnects()
 	if err := srv.Listen(); err != nil {
 		log.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-
-	// The peer: it waits for the greeting, sends two lines, reads the
-	// answers and hangs up.
-	peerDone := make(chan error, 1)
-	go func() { peerDone <- exampleUpperPeer(srv.Addr().String()) }()
-
-	for done := false; !done; {
+	client.Go(func() { exampleClient(srv.Addr().String()) })
+	go srv.ListenAndServe(ctx) // stops gracefully when ctx ends
+	for {
 		select {
-		case c := <-srv.Connects():
-			fmt.Println("connected")
-			c.Send([]byte("hello, send me lines"))
-		case m := <-srv.Messages():
-			fmt.Printf("message %q\n", m.Data)
-			m.Conn.Send([]byte(strings.ToUpper(string(m.Data))))
-		case d := <-srv.Disconnects():
-			fmt.Println("disconnected, peer closed:", errors.Is(d.Err, io.EOF))
-			done = true
-		case err := <-srv.Errors():
-			fmt.Println("error:", err)
+		case c, ok := <-connects:
+			if ok {
+				c.SetValue(newSession(c))
+			}
+		case m, ok := <-messages:
+			if ok {
+				m.Conn.Value().(*session).handle(m) // m.Conn.Send(reply)
+			}
+		case d, ok := <-disconnects:
+			if !ok {
+				return // the server has stopped
+			}
+			d.Conn.Value().(*session).leave(d.Err) // errors.Is(d.Err, io.EOF): the peer closed
 		}
-	}
-
-	if err := <-peerDone; err != nil {
-		fmt.Println("peer:", err)
-	}
-	cancel() // Serve stops gracefully, then closes the channels
-	if err := <-served; errors.Is(err, ss.ErrServerClosed) {
-		fmt.Println("serve: a normal stop:", err)
 	}
 	// Output:
 	// connected
-	// message "one"
-	// message "two"
-	// disconnected, peer closed: true
-	// serve: a normal stop: simplesockets: server closed: context canceled
+	// server got "hello"
+	// client got "HELLO"
+	// left after 1 line(s), peer closed: true
 }
 
-// exampleUpperPeer is the client of ExampleServer.
-func exampleUpperPeer(addr string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// exampleClient is the client of ExampleServer_select: the code of
+// ExampleDial.
+func exampleClient(addr string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cli, err := ss.Dial(ctx, ss.ClientConfig{Addr: addr, Options: ss.Options{Framing: ss.Lines(1024)}})
+	cli, err := simplesockets.Dial(ctx, simplesockets.ClientConfig{
+		Addr:    addr,
+		Options: simplesockets.Options{Framing: simplesockets.Lines(0)},
+	})
 	if err != nil {
-		return err
+		log.Fatal(err)
 	}
 	defer cli.Close()
-	<-cli.Messages() // the greeting: the server has seen the Connect
-	cli.Send([]byte("one"))
-	cli.Send([]byte("two"))
-	for range 2 {
-		<-cli.Messages()
-	}
-	return nil
+	cli.Send([]byte("hello"))
+	m := <-cli.Messages()
+	fmt.Printf("client got %q\n", m.Data)
 }
 
-// A client: dial, send, receive the answer, close. The server here echoes.
+// A client: dial, send, receive the answer, close. The server here echoes;
+// it uses the client's framing.
 func ExampleDial() {
-	lines := ss.Options{Framing: ss.Lines(0)}
-	srv, err := ss.NewServer(ss.ServerConfig{Addr: "127.0.0.1:0", Options: lines})
+	lines := simplesockets.Options{Framing: simplesockets.Lines(0)}
+	srv, err := simplesockets.NewServer(simplesockets.ServerConfig{Addr: "127.0.0.1:0", Options: lines})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -111,27 +133,87 @@ func ExampleDial() {
 	// ctx bounds the dial only; Close ends the client.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cli, err := ss.Dial(ctx, ss.ClientConfig{Addr: srv.Addr().String(), Options: lines})
+	cli, err := simplesockets.Dial(ctx, simplesockets.ClientConfig{
+		Addr:    srv.Addr().String(),
+		Options: simplesockets.Options{Framing: simplesockets.Lines(0)},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer cli.Close()
-
-	if err := cli.Send([]byte("ping")); err != nil {
-		log.Fatal(err)
-	}
+	cli.Send([]byte("hello"))
 	m := <-cli.Messages()
 	fmt.Printf("echo: %s\n", m.Data)
-	// Output: echo: ping
+	// Output: echo: hello
+}
+
+// One Server serves a TCP and a Unix listener with one set of channels; a
+// client on each sends a line and gets it back.
+func ExampleServer_Serve_severalListeners() {
+	dir, err := os.MkdirTemp("", "simplesockets-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "echo.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	tcpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	unixLn, err := net.Listen("unix", sock)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, err := simplesockets.NewServer(simplesockets.ServerConfig{
+		Options: simplesockets.Options{Framing: simplesockets.Lines(0)},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The clients, one after the other; then the server stops.
+	var clients sync.WaitGroup
+	defer clients.Wait()
+	clients.Go(func() {
+		defer cancel()
+		for _, ln := range []net.Listener{tcpLn, unixLn} {
+			network, addr := ln.Addr().Network(), ln.Addr().String()
+			nc, err := net.Dial(network, addr)
+			if err != nil {
+				log.Fatal(err)
+			}
+			fmt.Fprintf(nc, "hello over %s\n", network)
+			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			line, err := bufio.NewReader(nc).ReadString('\n')
+			nc.Close()
+			if err != nil {
+				log.Fatal(err)
+			}
+			fmt.Printf("%s client got %q\n", network, line)
+		}
+	})
+
+	go srv.Serve(ctx, tcpLn, unixLn) // both on the same Connects, Messages, ...; srv.Shutdown(ctx) stops both
+	for m := range srv.Messages() {
+		m.Conn.Send(m.Data) // m.Conn.LocalAddr() says which listener
+	}
+	fmt.Println("the server has stopped")
+	// Output:
+	// tcp client got "hello over tcp\n"
+	// unix client got "hello over unix\n"
+	// the server has stopped
 }
 
 // Lines framing cuts the byte stream at '\n', however the bytes arrive:
 // here a plain TCP peer (as nc would be) writes two lines and half of a
 // third in one write, then the rest.
 func ExampleLines() {
-	srv, err := ss.NewServer(ss.ServerConfig{
+	srv, err := simplesockets.NewServer(simplesockets.ServerConfig{
 		Addr:    "127.0.0.1:0",
-		Options: ss.Options{Framing: ss.Lines(80)}, // longer lines end the connection
+		Options: simplesockets.Options{Framing: simplesockets.Lines(80)}, // longer lines end the connection
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -168,9 +250,9 @@ func ExampleLines() {
 // payload, so a message may hold any bytes, newlines included. The raw
 // bytes a plain TCP peer reads show the format.
 func ExampleLengthPrefixed() {
-	srv, err := ss.NewServer(ss.ServerConfig{
+	srv, err := simplesockets.NewServer(simplesockets.ServerConfig{
 		Addr:    "127.0.0.1:0",
-		Options: ss.Options{Framing: ss.LengthPrefixed(1 << 20)}, // at most 1 MiB a message
+		Options: simplesockets.Options{Framing: simplesockets.LengthPrefixed(1 << 20)}, // at most 1 MiB a message
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -211,7 +293,8 @@ func ExampleLengthPrefixed() {
 // queued, closes the connections and waits for the server's goroutines;
 // Serve then returns ErrServerClosed.
 func ExampleServer_Shutdown() {
-	srv, err := ss.NewServer(ss.ServerConfig{Addr: "127.0.0.1:0", Options: ss.Options{Framing: ss.Lines(0)}})
+	lines := simplesockets.Options{Framing: simplesockets.Lines(0)}
+	srv, err := simplesockets.NewServer(simplesockets.ServerConfig{Addr: "127.0.0.1:0", Options: lines})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -221,7 +304,7 @@ func ExampleServer_Shutdown() {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(context.Background()) }()
 
-	cli, err := ss.Dial(context.Background(), ss.ClientConfig{Addr: srv.Addr().String(), Options: ss.Options{Framing: ss.Lines(0)}})
+	cli, err := simplesockets.Dial(context.Background(), simplesockets.ClientConfig{Addr: srv.Addr().String(), Options: lines})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -250,8 +333,8 @@ func ExampleServer_Shutdown() {
 
 // Broadcast sends a message to every open connection.
 func ExampleServer_Broadcast() {
-	lines := ss.Options{Framing: ss.Lines(0)}
-	srv, err := ss.NewServer(ss.ServerConfig{Addr: "127.0.0.1:0", Options: lines})
+	lines := simplesockets.Options{Framing: simplesockets.Lines(0)}
+	srv, err := simplesockets.NewServer(simplesockets.ServerConfig{Addr: "127.0.0.1:0", Options: lines})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -265,9 +348,9 @@ func ExampleServer_Broadcast() {
 		<-served
 	}()
 
-	var clients []*ss.Client
+	var clients []*simplesockets.Client
 	for range 3 {
-		cli, err := ss.Dial(context.Background(), ss.ClientConfig{Addr: srv.Addr().String(), Options: lines})
+		cli, err := simplesockets.Dial(context.Background(), simplesockets.ClientConfig{Addr: srv.Addr().String(), Options: lines})
 		if err != nil {
 			log.Fatal(err)
 		}
