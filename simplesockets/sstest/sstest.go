@@ -25,10 +25,22 @@
 // the event channels: an event one of them receives is not seen by any
 // other reader of that channel.
 //
+// # Testing the application's own loop
+//
+// When the code under test reads the server's channels itself, the wait
+// helpers would compete with it for events. Put a Tap between them instead:
+// NewTap takes over the server's channels, the application's loop reads the
+// Tap's (in the same order), and the test asserts with the Tap's
+// WaitConnect, WaitMessage, WaitDisconnect, WaitError and Seen, which read
+// its record and take nothing from the application. To play the client's
+// side of a line protocol without a simplesockets Client, DialLines gives a
+// LineConn with Say, Expect and ExpectPrefix.
+//
 // # Lifecycle events
 //
 // Calling a Server's or Client's Connects, Disconnects or Errors method (as
-// WaitConnect, WaitDisconnect and WaitError do) subscribes to that channel:
+// WaitConnect, WaitDisconnect and WaitError do, and NewTap for all four)
+// subscribes to that channel:
 // from then on its events are delivered with backpressure instead of being
 // dropped when its buffer is full. See the simplesockets package
 // documentation, "Lifecycle events".
