@@ -39,7 +39,7 @@ var snippetDocs = []struct {
 }
 
 // exampleFiles are the sources the snippets must come from.
-var exampleFiles = []string{"example_test.go", "compat/example_test.go"}
+var exampleFiles = []string{"example_test.go", "compat/example_test.go", "rpc/example_test.go"}
 
 // elided are the normalized lines a snippet may contain that no example
 // needs to.
@@ -88,15 +88,32 @@ func TestReadmeSnippetsAreExamples(t *testing.T) {
 	}
 }
 
-// The server and client snippets of one document work together only with
-// the same Framing (Raw, the default, against LengthPrefixed fails).
+// The server and client snippets of one document (of one "## " section of
+// a Markdown file) work together only with the same Framing (Raw, the
+// default, against LengthPrefixed fails).
 func TestReadmeSnippetsAgreeOnFraming(t *testing.T) {
 	cfg := regexp.MustCompile(`\b(?:Server|Client)Config\{`)
 	framing := regexp.MustCompile(`Framing:\s*(?:\w+\.)?(\w+\([^)]*\))`)
 	for _, d := range snippetDocs {
 		t.Run(strings.TrimPrefix(d.path, "../"), func(t *testing.T) {
-			var first string // the first config's framing, and where
+			src, err := os.ReadFile(d.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(string(src), "\n")
+			section := func(line int) string { // the Markdown section a line is in
+				for i := min(line, len(lines)) - 1; i >= 0 && !d.goDoc; i-- {
+					if strings.HasPrefix(lines[i], "## ") {
+						return lines[i]
+					}
+				}
+				return ""
+			}
+			var first, firstSection string // the first config's framing, and where
 			for _, s := range readSnippets(t, d.path, d.goDoc) {
+				if sec := section(s.line); sec != firstSection {
+					first, firstSection = "", sec
+				}
 				for _, loc := range cfg.FindAllStringIndex(s.text, -1) {
 					f := "Raw()" // the zero value
 					if m := framing.FindStringSubmatch(bracedText(s.text[loc[1]-1:])); m != nil {
