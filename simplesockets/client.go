@@ -1,6 +1,7 @@
 package simplesockets
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/simplesockets/simplesockets-go/internal/errs"
 	"github.com/simplesockets/simplesockets-go/internal/sock"
 	"golang.org/x/sync/errgroup"
 )
@@ -107,7 +109,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{channels: channels{newHub(opts, errClientClosed, opts.maxPending)}, cfg: cfg}
+	c := &Client{channels: channels{newHub(opts, errClientClosed, opts.MaxPendingBytes)}, cfg: cfg}
 	c.h.spawn = func(f func()) { c.g.Go(func() error { f(); return nil }) }
 	if opts.TLSConfig != nil {
 		c.tls = opts.TLSConfig.Clone()
@@ -117,18 +119,14 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			}
 		}
 	}
-	if cfg.Reconnect.MinDelay < 0 || cfg.Reconnect.MaxDelay < 0 || cfg.Reconnect.MaxAttempts < 0 {
-		return nil, fmt.Errorf("%w: negative Reconnect setting", ErrInvalidConfig)
+	switch r := cfg.Reconnect; {
+	case r.MinDelay < 0 || r.MaxDelay < 0 || r.MaxAttempts < 0:
+		return nil, invalid("negative Reconnect setting")
+	case r.MaxDelay > 0 && r.MinDelay > r.MaxDelay:
+		return nil, invalid("Reconnect.MinDelay %v is over MaxDelay %v", r.MinDelay, r.MaxDelay)
 	}
-	if cfg.Reconnect.MaxDelay > 0 && cfg.Reconnect.MinDelay > cfg.Reconnect.MaxDelay {
-		return nil, invalid("Reconnect.MinDelay %v is over MaxDelay %v", cfg.Reconnect.MinDelay, cfg.Reconnect.MaxDelay)
-	}
-	if cfg.Reconnect.MinDelay == 0 {
-		c.cfg.Reconnect.MinDelay = 100 * time.Millisecond
-	}
-	if cfg.Reconnect.MaxDelay == 0 {
-		c.cfg.Reconnect.MaxDelay = 30 * time.Second
-	}
+	c.cfg.Reconnect.MinDelay = cmp.Or(cfg.Reconnect.MinDelay, 100*time.Millisecond)
+	c.cfg.Reconnect.MaxDelay = cmp.Or(cfg.Reconnect.MaxDelay, 30*time.Second)
 	c.life, c.cancel = context.WithCancel(context.Background())
 	c.retry, c.noMore = context.WithCancel(c.life)
 	return c, nil
@@ -178,15 +176,9 @@ func (c *Client) connectLocked(ctx context.Context, again bool) error {
 	pc := sock.NewWriter(nc)
 	if c.tls != nil {
 		tc := tls.Client(pc, c.tls)
-		hctx := ctx
-		if t := c.h.opts.HandshakeTimeout; t > 0 {
-			var cancel context.CancelFunc
-			hctx, cancel = context.WithTimeout(ctx, t)
-			defer cancel()
-		}
-		if err := tc.HandshakeContext(hctx); err != nil {
+		if err := c.h.handshake(ctx, tc); err != nil {
 			nc.Close()
-			return fmt.Errorf("simplesockets: dial %s: %w", c.cfg.Addr, because(ErrTLSHandshake, err))
+			return fmt.Errorf("simplesockets: dial %s: %w", c.cfg.Addr, err)
 		}
 		nc = tc
 	}
@@ -197,10 +189,9 @@ func (c *Client) connectLocked(ctx context.Context, again bool) error {
 	if again {
 		c.h.st.reconnects.Add(1)
 	}
-	c.g.Go(func() error {
+	c.h.spawn(func() {
 		conn.serve(false)
 		c.autoReconnect(conn)
-		return nil
 	})
 	return nil
 }
@@ -215,11 +206,7 @@ func (c *Client) autoReconnect(old *Conn) {
 	}
 	delay := p.MinDelay
 	for attempt := 1; ; attempt++ {
-		t := time.NewTimer(jitter(delay))
-		select {
-		case <-t.C:
-		case <-c.retry.Done():
-			t.Stop()
+		if !sleep(jitter(delay), c.retry.Done(), nil, nil) {
 			return
 		}
 		c.mu.Lock()
@@ -229,10 +216,7 @@ func (c *Client) autoReconnect(old *Conn) {
 		}
 		err := c.connectLocked(c.retry, true)
 		c.mu.Unlock()
-		if err == nil {
-			return
-		}
-		if c.retry.Err() != nil {
+		if err == nil || c.retry.Err() != nil {
 			return
 		}
 		delay = min(2*delay, p.MaxDelay)
@@ -299,7 +283,7 @@ func (c *Client) Send(data []byte) error {
 	}
 	err := conn.Send(data)
 	if errors.Is(err, ErrClosed) && !conn.live.Load() {
-		return because(ErrNotConnected, err)
+		return errs.Because(ErrNotConnected, err)
 	}
 	return err
 }

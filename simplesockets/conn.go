@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/simplesockets/simplesockets-go/internal/errs"
 	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
 
@@ -73,14 +74,8 @@ type Conn struct {
 	// connSeq is the place of the Connect on Connects, if its reception is
 	// waited for (order.go); set before the reader's first delivery.
 	connSeq uint64
-	// busySince is when the writer's current write began or last moved
-	// bytes (unix nanoseconds), 0 between writes.
-	busySince atomic.Int64
-	// stallOutq is the socket's send queue when the writer found it full,
-	// at the write that began (or last moved) at stallStamp (write.go).
-	stallOutq, stallStamp atomic.Int64
-	// full is set while the writer waits for a full socket (readers check
-	// it before reading: waitOutbound).
+	// full is set while the writer waits for a full socket (Send then
+	// queues without waiting: waitRoomLocked).
 	full atomic.Bool
 	// over is set while the send queue holds half of MaxQueuedBytes or
 	// more (under mu; the reader checks it without: waitOutbound).
@@ -155,15 +150,16 @@ func (c *Conn) idString() string { return strconv.FormatUint(c.id, 10) }
 // Send queues data, framed by the connection's Framing, for writing. It
 // copies data, which the caller may reuse as soon as Send returns. Messages
 // are written in the order of the Send calls that queued them; several
-// queued messages go out in one write.
+// queued messages go out in one write. A nil error means queued, not
+// delivered.
 //
 // When the queue holds MaxQueuedBytes, Send follows the SendPolicy: by
 // default on a Server it waits for room only while the peer's socket
 // accepts bytes, and cuts off a peer that accepts nothing for StallTimeout
-// (ErrSlowConsumer). It returns an error matching ErrClosed once the
-// connection is closing or has ended (wrapping the reason),
-// ErrMessageTooLarge or ErrInvalidMessage if the framing cannot encode data,
-// and ErrSlowConsumer under SendQueueDisconnect. A nil error means queued, not delivered.
+// (ErrSlowConsumer, which it returns). It returns an error matching
+// ErrClosed once the connection is closing or has ended (wrapping the
+// reason), and ErrMessageTooLarge or ErrInvalidMessage if the framing
+// cannot encode data.
 func (c *Conn) Send(data []byte) error {
 	err := c.send(data)
 	if err != nil {
@@ -175,12 +171,11 @@ func (c *Conn) Send(data []byte) error {
 // Close ends the connection gracefully: it stops reading, delivers the
 // messages already read, writes what is queued (bounded by WriteTimeout),
 // then closes the socket; the Disconnect's reason matches ErrClosed ("closed
-// by the application"). Close does
-// not wait for that (so it can be called from the loop that reads
-// Messages); the Disconnect says when it is over. Delivering the messages already
-// read waits for room on Messages, so if nobody reads Messages the
-// connection ends only when the server or client is closed. Close is
-// idempotent and returns nil.
+// by the application"). Close does not wait for that (so it can be called
+// from the loop that reads Messages); the Disconnect says when it is over.
+// Delivering the messages already read waits for room on Messages, so if
+// nobody reads Messages the connection ends only when the server or client
+// is closed. Close is idempotent and returns nil.
 func (c *Conn) Close() error {
 	c.beginDrain(errKicked)
 	return nil
@@ -195,16 +190,9 @@ func (c *Conn) kill(reason error) {
 	c.closeHard()
 }
 
-// closeHard closes the socket at once. For TLS it closes the TCP connection
-// underneath: tls.Conn.Close would first wait for a blocked write to send
-// its close_notify.
-func (c *Conn) closeHard() {
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		_ = tc.NetConn().Close()
-		return
-	}
-	_ = c.nc.Close()
-}
+// closeHard closes the socket (pc, under TLS if any) at once: tls.Conn.Close
+// would first wait for a blocked write to send its close_notify.
+func (c *Conn) closeHard() { _ = c.pc.Close() }
 
 // killLocked marks the connection killed; the caller closes the socket
 // (closeHard) after releasing c.mu.
@@ -213,7 +201,7 @@ func (c *Conn) killLocked(reason error) {
 		c.reason = reason
 	}
 	if c.sendErr == nil {
-		c.sendErr = because(ErrClosed, c.reason)
+		c.sendErr = errs.Because(ErrClosed, c.reason)
 	}
 	c.killed = true
 	c.wq, c.wqMsgs = nil, 0
@@ -224,11 +212,7 @@ func (c *Conn) killLocked(reason error) {
 // beginDrain makes the reader stop after the read in progress; serve then
 // delivers what was read, flushes the send queue and closes.
 func (c *Conn) beginDrain(reason error) {
-	c.mu.Lock()
-	if c.reason == nil {
-		c.reason = reason
-	}
-	c.mu.Unlock()
+	c.setReason(reason)
 	c.draining.Store(true)
 	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 	c.broadcastRoom() // a reader waiting for the send queue (waitOutbound)
@@ -270,7 +254,7 @@ func (c *Conn) serve(handshake bool) {
 // it returns false if the connection was refused.
 func (c *Conn) start(handshake bool) bool {
 	if handshake {
-		if err := c.handshake(); err != nil {
+		if err := c.h.handshake(c.ctx, c.nc.(*tls.Conn)); err != nil {
 			c.h.st.rejectedTLS.Add(1)
 			c.kill(err) // never reached Connects: nothing was sent on it
 			c.h.logConn(slog.LevelInfo, "tls handshake failed", c, err)
@@ -286,16 +270,15 @@ func (c *Conn) start(handshake bool) bool {
 	return true
 }
 
-func (c *Conn) handshake() error {
-	tc := c.nc.(*tls.Conn)
-	ctx := c.ctx
-	if t := c.h.opts.HandshakeTimeout; t > 0 {
+// handshake does tc's TLS handshake, bounded by ctx and HandshakeTimeout.
+func (h *hub) handshake(ctx context.Context, tc *tls.Conn) error {
+	if t := h.opts.HandshakeTimeout; t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return because(ErrTLSHandshake, err)
+		return errs.Because(ErrTLSHandshake, err)
 	}
 	return nil
 }
@@ -305,13 +288,15 @@ func (c *Conn) handshake() error {
 func (c *Conn) finish(reason error) {
 	c.mu.Lock()
 	if c.sendErr == nil {
-		c.sendErr = because(ErrClosed, reason)
+		c.sendErr = errs.Because(ErrClosed, reason)
 	}
 	c.wstop = true
 	c.room.Broadcast()
 	c.mu.Unlock()
 	c.waitWriter() // it drains what is queued, bounded by WriteTimeout
+	level := slog.LevelDebug
 	if isFailure(reason) {
+		level = slog.LevelInfo
 		c.closeHard() // no TLS close_notify to a peer that failed
 	} else {
 		_ = c.nc.Close()
@@ -319,11 +304,7 @@ func (c *Conn) finish(reason error) {
 	c.cancel(reason)
 	c.h.st.open.Add(-1)
 	c.live.Store(false)
-	if isFailure(reason) {
-		c.h.logConn(slog.LevelInfo, "disconnected", c, reason)
-	} else {
-		c.h.logConn(slog.LevelDebug, "disconnected", c, reason)
-	}
+	c.h.logConn(level, "disconnected", c, reason)
 	close(c.closed)
 	c.waitDelivered() // order.go
 	c.h.emitDisconnect(c, reason)
@@ -346,18 +327,16 @@ func isFailure(reason error) bool {
 	return true
 }
 
-// classify turns a socket error into a reason. timeout is the reason for a
-// deadline that expired. Every other failure of the socket (a reset, a
-// keep-alive timeout, an unreachable host, a broken TLS record) is
-// ErrConnReset, wrapping the error.
+// classify turns a socket error into a reason: timeout for a deadline that
+// expired, ErrConnReset (wrapping the error) for any other failure.
 func classify(err, timeout error) error {
 	switch {
 	case errors.Is(err, io.EOF):
 		return errPeerClosed
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return because(errPeerClosed, err) // mid-record (TLS)
+		return errs.Because(errPeerClosed, err) // mid-record (TLS)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return because(timeout, err)
+		return errs.Because(timeout, err)
 	}
-	return because(ErrConnReset, err)
+	return errs.Because(ErrConnReset, err)
 }

@@ -86,19 +86,16 @@
 //     with the bytes that actually arrived (a 4-byte header announcing
 //     4 MiB costs nothing).
 //   - Outbound: each connection queues at most MaxQueuedBytes (4 MiB)
-//     not yet written. When a Send would go over it, it waits for room only
-//     while the peer's socket accepts bytes, so a burst far larger than the
-//     limit to a peer that reads is delivered in full. A peer whose socket
-//     accepts nothing for StallTimeout (100ms) while its queue is full (no
-//     byte written and, on Linux, the socket's send buffer not shrinking
-//     either) is a slow consumer: by default on a Server
-//     ([SendQueueDisconnect]) it is disconnected with [ErrSlowConsumer]
-//     and counted in Stats.SlowConsumers. While its socket is full, Send
-//     queues up to twice the limit without waiting, and a connection whose
-//     queue holds half the limit stops reading, so a peer that does not
-//     read its replies sends the application nothing more: the application
-//     waits at most StallTimeout, once, for a peer that stops reading what
-//     it is sent. A Client blocks by default ([SendQueueBlock]).
+//     not yet written. By default on a Server ([SendQueueDisconnect]), a
+//     Send that would go over it waits for room only while the peer's
+//     socket accepts bytes, so a burst far larger than the limit to a peer
+//     that reads is delivered in full; a peer whose socket accepts nothing
+//     for StallTimeout (100ms) is a slow consumer, disconnected with
+//     [ErrSlowConsumer]. A connection whose queue holds half the limit
+//     stops reading, so a peer that does not read its replies sends the
+//     application nothing more: the application waits at most
+//     StallTimeout, once, for a peer that stops reading what it is sent.
+//     A Client blocks by default ([SendQueueBlock]).
 //   - WriteTimeout (30s) means no progress: every write that moves bytes
 //     restarts it, so a peer that keeps reading, however slowly, is never
 //     cut by it.
@@ -168,8 +165,7 @@
 //     the owner's errgroup: the only reader of the socket, blocked in
 //     net.Conn.Read on Go's netpoller. It copies a read's frames into one
 //     allocation. A new plain connection first waits for its first byte
-//     without a read buffer, on a stack that fits 2 KiB (idle memory per
-//     connection, harness S5: 6.8 -> 4.3 KiB).
+//     without a read buffer, on a stack that fits 2 KiB.
 //  2. The inbox and event order (inbox.go, order.go), owned by the Server
 //     or Client: channels whose receptions are counted, since they are FIFO
 //     and sent on one at a time (received = sent - len). It bounds inbound
@@ -178,13 +174,11 @@
 //  3. The writer goroutine (write.go), one per connection from its first
 //     Send, started through the owner's errgroup: the only writer of the
 //     socket. Send appends encoded frames to the connection's queue and
-//     wakes it; it writes everything queued at once (S2: 31 messages per
-//     write system call).
+//     wakes it; it writes everything queued at once.
 //  4. Send's flow control (write.go, under the connection's lock): room in
-//     the queue, judged by the writer's progress (StallTimeout,
-//     WriteTimeout).
-//  5. Large-buffer reuse (release.go, write.go): read buffers of large
+//     the queue, judged by the writer's progress (internal/sock:
+//     StallTimeout, WriteTimeout).
+//  5. Large-buffer reuse (internal/pool): read buffers of large
 //     frames come back through [Message.Release], which the application
-//     calls, and idle writers hand large write buffers to a sync.Pool
-//     (S4, 64 KiB messages: 0.17x -> 0.83x the naive server).
+//     calls, and idle writers hand large write buffers to a sync.Pool.
 package simplesockets

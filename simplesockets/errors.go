@@ -4,8 +4,8 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strings"
 
+	"github.com/simplesockets/simplesockets-go/internal/errs"
 	"github.com/simplesockets/simplesockets-go/internal/frame"
 )
 
@@ -85,25 +85,17 @@ var (
 	ErrInvalidConfig = errors.New("simplesockets: invalid configuration")
 )
 
-// aliasError is a Disconnect reason with a message of its own that
-// matches (errors.Is) a more general sentinel.
-type aliasError struct {
-	msg    string
-	target error
-}
-
-func (e *aliasError) Error() string        { return e.msg }
-func (e *aliasError) Is(target error) bool { return target == e.target }
-
+// Disconnect reasons with a message of their own that match (errors.Is) a
+// more general sentinel.
 var (
 	// A connection this side closed matches ErrClosed.
-	errKicked       = &aliasError{"simplesockets: closed by the application", ErrClosed}
-	errClientClosed = &aliasError{"simplesockets: client closed", ErrClosed}
+	errKicked       = errs.Alias("simplesockets: closed by the application", ErrClosed)
+	errClientClosed = errs.Alias("simplesockets: client closed", ErrClosed)
 	// The peer closed its side cleanly (a FIN): it matches io.EOF. In the
 	// middle of a frame, the reason also wraps io.ErrUnexpectedEOF.
-	errPeerClosed = &aliasError{"simplesockets: peer closed the connection", io.EOF}
+	errPeerClosed = errs.Alias("simplesockets: peer closed the connection", io.EOF)
 	// Nothing arrived for IdleTimeout: it matches ErrReadTimeout.
-	errIdle = &aliasError{"simplesockets: idle timeout", ErrReadTimeout}
+	errIdle = errs.Alias("simplesockets: idle timeout", ErrReadTimeout)
 )
 
 // ConnError is an error that belongs to one connection: on Errors, a
@@ -123,46 +115,11 @@ func (e *ConnError) Error() string {
 	if e.Conn != nil {
 		id = e.Conn.idString()
 	}
-	return "simplesockets: conn " + id + " " + addrString(e.Remote) + ": " + unprefixed(e.Err)
-}
-
-// unprefixed is err's message without the package's "simplesockets: "
-// prefix, so that a message built around it says it once.
-func unprefixed(err error) string {
-	return strings.TrimPrefix(err.Error(), "simplesockets: ")
+	return "simplesockets: conn " + id + " " + addrString(e.Remote) + ": " + errs.Unprefixed(e.Err)
 }
 
 // Unwrap returns Err, so errors.Is and errors.As see through a ConnError.
 func (e *ConnError) Unwrap() error { return e.Err }
-
-// reasonError ties a sentinel reason to the error that caused it, so that
-// errors.Is matches both.
-type reasonError struct {
-	reason error
-	cause  error
-}
-
-func (e *reasonError) Error() string {
-	if e.cause == nil {
-		return e.reason.Error()
-	}
-	return e.reason.Error() + ": " + unprefixed(e.cause)
-}
-
-func (e *reasonError) Unwrap() []error {
-	if e.cause == nil {
-		return []error{e.reason}
-	}
-	return []error{e.reason, e.cause}
-}
-
-// because returns an error that matches reason and wraps cause.
-func because(reason, cause error) error {
-	if cause == nil || cause == reason {
-		return reason
-	}
-	return &reasonError{reason: reason, cause: cause}
-}
 
 func addrString(a net.Addr) string {
 	if a == nil {

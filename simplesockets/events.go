@@ -27,6 +27,25 @@ type Message struct {
 	gen uint64        // buf's generation when Data was handed out
 }
 
+// Release lets the package reuse the memory of m.Data for a later message,
+// which saves an allocation (and garbage collection) per large message. It
+// is optional: a Message that is never released is garbage collected as
+// usual. Call it only when neither m.Data nor any slice of it is used any
+// more, by any goroutine: after Release, the memory may be overwritten by
+// another connection's message at any moment. (Send copies its argument,
+// so m.Conn.Send(m.Data) followed by m.Release() is correct.) Release is
+// safe to call more than once and on copies of m: only the first call
+// counts. It does something only for a large message that took a read
+// buffer of its own (bigger than the read size); for others it is a no-op.
+// Under the race detector a released buffer is overwritten with 0xDD, so
+// that code still reading it fails its tests, and a read racing with its
+// reuse is reported (internal/pool).
+func (m Message) Release() {
+	if b := m.buf; b != nil {
+		b.Release(m.gen)
+	}
+}
+
 // Disconnect reports that a connection has ended. Exactly one Disconnect is
 // produced for every connection that was produced on Connects.
 type Disconnect struct {
@@ -43,9 +62,9 @@ type Disconnect struct {
 
 // channels gives a Server and a Client their four channels and Stats. The
 // package doc's "Lifecycle events" says what calling an accessor means
-// (subscribing), how the channels are ordered and buffered (EventBuffer;
-// Messages: MessageBuffer), and that the owner closes all four once its
-// last goroutine has ended: when Serve returns, or on Client.Close.
+// (subscribing) and how the channels are ordered and buffered. The owner
+// closes all four once its last goroutine has ended: when Serve returns,
+// or on Client.Close.
 type channels struct{ h *hub }
 
 // Connects delivers each connection once it is set up (after the TLS
@@ -81,28 +100,26 @@ func (e *channels) Errors() <-chan error {
 }
 
 // Stats returns a snapshot of the counters.
-func (e *channels) Stats() Stats { return e.h.stats() }
+func (e *channels) Stats() Stats {
+	st := e.h.st.snapshot()
+	st.PendingBytes = int64(e.h.in.pendingBytes())
+	return st
+}
 
 // hub is what a Server or Client shares with its connections: the four
 // channels, the options and the counters. It closes the channels once, after
 // the owner's last goroutine has ended.
 type hub struct {
-	opts resolved
-	log  *slog.Logger
-	// closeReason is the Disconnect reason when the owner closes:
-	// ErrServerClosed or errClientClosed.
-	closeReason error
+	opts        resolved
+	closeReason error // the Disconnect reason when the owner closes
 
 	in          *inbox // the Messages channel and what it holds
 	connects    chan *Conn
 	disconnects chan Disconnect
 	errs        chan error
 
-	// A lifecycle channel whose accessor was called is "subscribed": its
-	// events are delivered with blocking sends (backpressure). Before that,
-	// events that do not fit in its buffer are dropped and counted.
-	// subMessages says Messages was asked for: a Disconnect then waits for
-	// its connection's messages to be received (order.go).
+	// Set once the channel's accessor was called ("subscribed", package
+	// doc: "Lifecycle events").
 	subConnects, subDisconnects, subErrors, subMessages atomic.Bool
 
 	// connLock (a one-slot channel, so a select can give up on it)
@@ -111,8 +128,7 @@ type hub struct {
 	connLock chan struct{}
 	connSent atomic.Uint64
 	// progress is when the owner went hard or, since, a Disconnect was
-	// last taken (unix nanoseconds): Disconnects keep coming while the
-	// application takes them (order.go).
+	// last taken (unix nanoseconds; order.go: closing).
 	progress atomic.Int64
 
 	hard     chan struct{} // closed on Close: no more blocking sends
@@ -121,8 +137,8 @@ type hub struct {
 
 	nextID atomic.Uint64
 	st     counters
-	// spawn starts a goroutine of the owner's group (a connection's
-	// writer). It is set before the first connection exists.
+	// spawn starts a goroutine of the owner's group (a connection's reader
+	// or writer). It is set before the first connection exists.
 	spawn func(func())
 }
 
@@ -130,22 +146,14 @@ func newHub(opts resolved, closeReason error, maxTotalPending int) *hub {
 	h := &hub{
 		opts:        opts,
 		closeReason: closeReason,
-		log:         opts.Logger,
 		connects:    make(chan *Conn, opts.EventBuffer),
 		disconnects: make(chan Disconnect, opts.EventBuffer),
 		errs:        make(chan error, opts.EventBuffer),
 		hard:        make(chan struct{}),
 		connLock:    make(chan struct{}, 1),
 	}
-	h.in = newInbox(opts.MessageBuffer, opts.maxPending, maxTotalPending, h)
+	h.in = newInbox(opts.MessageBuffer, opts.MaxPendingBytes, maxTotalPending, h)
 	return h
-}
-
-// stats returns the counters and the pending bytes.
-func (h *hub) stats() Stats {
-	st := h.st.snapshot()
-	st.PendingBytes = int64(h.in.pendingBytes())
-	return st
 }
 
 // goHard switches every delivery but Disconnects to non-blocking: used
@@ -169,10 +177,10 @@ func (h *hub) closeChannels() {
 	})
 }
 
-// emit delivers v on ch: blocking while the channel is subscribed and the
-// owner is not closing, otherwise only if there is room (else it counts a
-// drop). It reports whether v was delivered.
-func emit[T any](h *hub, ch chan T, sub *atomic.Bool, v T) bool {
+// emit delivers v on ch: if ch is subscribed, blocking until the owner
+// closes hard and then as closing says; else only if there is room. It
+// counts a drop and returns false if v is not delivered.
+func emit[T any](h *hub, ch chan T, sub *atomic.Bool, v T, grace bool) bool {
 	select {
 	case ch <- v:
 		return true
@@ -184,10 +192,8 @@ func emit[T any](h *hub, ch chan T, sub *atomic.Bool, v T) bool {
 			return true
 		case <-h.hard:
 		}
-		select {
-		case ch <- v:
+		if closing(h, ch, v, grace) {
 			return true
-		default:
 		}
 	}
 	h.st.eventsDropped.Add(1)
@@ -195,8 +201,7 @@ func emit[T any](h *hub, ch chan T, sub *atomic.Bool, v T) bool {
 }
 
 // emitConnect delivers c's Connect and, if Connects is subscribed, records
-// its place (c.connSeq) so that c's Messages and Disconnect wait until it
-// has been received.
+// its place (c.connSeq: order.go).
 func (h *hub) emitConnect(c *Conn) {
 	select {
 	case h.connLock <- struct{}{}:
@@ -205,55 +210,35 @@ func (h *hub) emitConnect(c *Conn) {
 		return
 	}
 	sub := h.subConnects.Load()
-	if emit(h, h.connects, &h.subConnects, c) {
-		n := h.connSent.Add(1)
-		if sub {
+	if emit(h, h.connects, &h.subConnects, c, false) {
+		if n := h.connSent.Add(1); sub {
 			c.connSeq = n
 		}
 	}
 	<-h.connLock
 }
 
-// emitDisconnect delivers c's Disconnect as emit does, except that once the
-// owner closes hard it still waits while the application takes
-// Disconnects (emitClosing).
 func (h *hub) emitDisconnect(c *Conn, err error) {
-	d := Disconnect{Conn: c, Err: err}
-	select {
-	case h.disconnects <- d:
-		return
-	default:
-	}
-	if h.subDisconnects.Load() {
-		select {
-		case h.disconnects <- d:
-			return
-		case <-h.hard:
-		}
-		if h.emitClosing(d) {
-			return
-		}
-	}
-	h.st.eventsDropped.Add(1)
+	emit(h, h.disconnects, &h.subDisconnects, Disconnect{Conn: c, Err: err}, true)
 }
 
-func (h *hub) emitError(err error) { emit(h, h.errs, &h.subErrors, err) }
+func (h *hub) emitError(err error) { emit(h, h.errs, &h.subErrors, err, false) }
 
 // Logging helpers: silent when no Logger is configured.
 func (h *hub) logConn(level slog.Level, msg string, c *Conn, err error) {
-	if h.log == nil || !h.log.Enabled(context.Background(), level) {
+	log := h.opts.Logger
+	if log == nil || !log.Enabled(context.Background(), level) {
 		return
 	}
 	attrs := []slog.Attr{slog.Uint64("conn", c.id), slog.String("remote", addrString(c.remote))}
 	if err != nil {
 		attrs = append(attrs, slog.String("reason", err.Error()))
 	}
-	h.log.LogAttrs(context.Background(), level, msg, attrs...)
+	log.LogAttrs(context.Background(), level, msg, attrs...)
 }
 
 func (h *hub) logErr(msg string, err error) {
-	if h.log == nil {
-		return
+	if h.opts.Logger != nil {
+		h.opts.Logger.LogAttrs(context.Background(), slog.LevelWarn, msg, slog.String("error", err.Error()))
 	}
-	h.log.LogAttrs(context.Background(), slog.LevelWarn, msg, slog.String("error", err.Error()))
 }

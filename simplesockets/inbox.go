@@ -3,6 +3,8 @@ package simplesockets
 import (
 	"sync"
 	"time"
+
+	"github.com/simplesockets/simplesockets-go/internal/ring"
 )
 
 // inbox is the Messages channel of a Server or Client, with the bytes it
@@ -14,14 +16,9 @@ import (
 // the channel is FIFO and every send happens while holding send (a
 // one-slot channel used as a lock that a select can give up on), so if it
 // holds k messages they are the k sent last, and every older one has been
-// received.
-// ring mirrors the channel's messages (connection and size) oldest first;
-// reclaimLocked pops the entries that have been received and gives their
-// bytes back. Readers call it whenever they deliver; a reader waiting for
-// room also polls it, with backoff, since nothing else would wake it.
-//
-// The reader goroutines are the only senders; the owner closes the channel
-// (close) once every reader has ended.
+// received. ring mirrors the channel's messages oldest first;
+// reclaimLocked pops those received and gives their bytes back. The reader
+// goroutines are the only senders.
 type inbox struct {
 	ch      chan Message
 	perConn int // bytes one connection may have in ch (one larger message alone)
@@ -29,10 +26,8 @@ type inbox struct {
 	h       *hub
 	send    chan struct{} // held (full) by the reader that is sending
 
-	mu    sync.Mutex // guards what follows; never held across a blocking send
-	ring  []pendingMsg
-	head  int // ring[head] is the oldest message not known to be received
-	n     int
+	mu    sync.Mutex            // guards what follows; never held across a blocking send
+	ring  ring.Ring[pendingMsg] // the messages not known to be received
 	bytes int
 	freed chan struct{} // closed (and replaced) when bytes are given back while someone waits
 	waits int           // readers waiting for room
@@ -46,7 +41,7 @@ type pendingMsg struct {
 func newInbox(capacity, perConn, total int, h *hub) *inbox {
 	return &inbox{
 		ch:      make(chan Message, capacity),
-		ring:    make([]pendingMsg, capacity+1),
+		ring:    ring.New[pendingMsg](capacity + 1),
 		send:    make(chan struct{}, 1),
 		perConn: perConn,
 		total:   total,
@@ -59,16 +54,11 @@ func newInbox(capacity, perConn, total int, h *hub) *inbox {
 // the channel holds inCh of the ring's messages. mu must be held.
 func (b *inbox) reclaimLocked(inCh int) {
 	released := false
-	for b.n > max(inCh, 0) {
-		e := &b.ring[b.head]
+	for b.ring.Len() > max(inCh, 0) {
+		e := b.ring.Pop()
 		e.c.pending -= e.size
 		e.c.inCh--
 		b.bytes -= e.size
-		*e = pendingMsg{}
-		if b.head++; b.head == len(b.ring) {
-			b.head = 0
-		}
-		b.n--
 		released = true
 	}
 	if released && b.waits > 0 {
@@ -78,15 +68,10 @@ func (b *inbox) reclaimLocked(inCh int) {
 }
 
 func (b *inbox) pushLocked(c *Conn, size int) {
-	if b.n == len(b.ring) {
+	if b.ring.Full() {
 		b.reclaimLocked(len(b.ch) - 1) // the channel holds the message being pushed
 	}
-	i := b.head + b.n
-	if i >= len(b.ring) {
-		i -= len(b.ring)
-	}
-	b.ring[i] = pendingMsg{c: c, size: size}
-	b.n++
+	b.ring.Push(pendingMsg{c: c, size: size})
 	c.pending += size
 	c.inCh++
 	b.bytes += size
@@ -106,7 +91,6 @@ func (b *inbox) fitsLocked(c *Conn, size int) bool {
 // the owner closes hard first.
 func (b *inbox) deliver(r *reader, now time.Time) bool {
 	c, frames := r.c, len(r.frames)
-	st := &b.h.st
 	var delay time.Duration
 	for i := 0; i < frames; {
 		select {
@@ -147,7 +131,7 @@ func (b *inbox) deliver(r *reader, now time.Time) bool {
 			b.pushLocked(c, len(m.Data))
 			i++
 		}
-		st.msgsIn.Add(uint64(i - from))
+		b.h.st.msgsIn.Add(uint64(i - from))
 		done := i == frames
 		freed := b.freed
 		if !done {
@@ -162,14 +146,7 @@ func (b *inbox) deliver(r *reader, now time.Time) bool {
 		// received some. Another reader's delivery may see it first (freed);
 		// otherwise only polling does.
 		delay = min(max(2*delay, 50*time.Microsecond), 5*time.Millisecond)
-		t := time.NewTimer(delay)
-		select {
-		case <-freed:
-		case <-t.C:
-		case <-c.ctx.Done():
-		case <-b.h.hard:
-		}
-		t.Stop()
+		sleep(delay, freed, c.ctx.Done(), b.h.hard)
 		b.mu.Lock()
 		b.waits--
 		b.mu.Unlock()

@@ -1,6 +1,7 @@
 package simplesockets
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -139,13 +140,9 @@ const (
 // resolved is Options with the defaults filled in.
 type resolved struct {
 	Options
-	readSize   int // the read buffer's size between large frames
-	maxFrame   int // most bytes buffered for one frame
-	maxPending int // per connection, inbound
-	maxQueued  int // <0: unlimited
-	policy     SendPolicy
-	raw        bool
-	sz         sizer // Framing's sizer, if it has one (asserted once, not per message)
+	readSize int   // the read buffer's size between large frames
+	maxFrame int   // most bytes buffered for one frame
+	sz       sizer // Framing's sizer, if it has one (asserted once, not per message)
 }
 
 // checkNetwork validates network and fills in the defaults.
@@ -157,7 +154,7 @@ func checkNetwork(network, addr string) (string, string, error) {
 	default:
 		return "", "", invalid("network %q (want tcp, tcp4, tcp6 or unix)", network)
 	}
-	return network, cmp0(addr, defaultAddr), nil
+	return network, cmp.Or(addr, defaultAddr), nil
 }
 
 func invalid(format string, args ...any) error {
@@ -171,7 +168,6 @@ func (o Options) resolve(server bool) (resolved, error) {
 	if r.Framing == nil {
 		r.Framing = Raw()
 	}
-	r.raw = isRaw(r.Framing)
 	r.sz, _ = r.Framing.(sizer)
 	switch {
 	case o.ReadBufferSize < 0 || o.ReadBufferSize > maxReadBufferSize:
@@ -189,8 +185,8 @@ func (o Options) resolve(server bool) (resolved, error) {
 	case o.StallTimeout < 0:
 		return r, invalid("StallTimeout %v is negative", o.StallTimeout)
 	}
-	r.readSize = cmp0(o.ReadBufferSize, defaultFramedReadSize)
-	if r.raw && o.ReadBufferSize == 0 {
+	r.readSize = cmp.Or(o.ReadBufferSize, defaultFramedReadSize)
+	if isRaw(r.Framing) && o.ReadBufferSize == 0 {
 		r.readSize = defaultReadBufferSize
 	}
 	r.maxFrame = r.Framing.MaxFrameSize()
@@ -198,28 +194,18 @@ func (o Options) resolve(server bool) (resolved, error) {
 		r.maxFrame = defaultMaxMessageSize
 	}
 	r.maxFrame = max(r.maxFrame, r.readSize)
-	r.MessageBuffer = cmp0(r.MessageBuffer, defaultMessageBuffer)
-	r.EventBuffer = cmp0(r.EventBuffer, defaultEventBuffer)
-	r.maxPending = cmp0(o.MaxPendingBytes, defaultMaxPendingBytes)
-	r.maxQueued = cmp0(o.MaxQueuedBytes, defaultMaxQueuedBytes)
-	r.policy = o.SendPolicy
-	if r.policy == 0 {
-		r.policy = SendQueueBlock
+	r.MessageBuffer = cmp.Or(r.MessageBuffer, defaultMessageBuffer)
+	r.EventBuffer = cmp.Or(r.EventBuffer, defaultEventBuffer)
+	r.MaxPendingBytes = cmp.Or(r.MaxPendingBytes, defaultMaxPendingBytes)
+	r.MaxQueuedBytes = cmp.Or(r.MaxQueuedBytes, defaultMaxQueuedBytes)
+	if r.SendPolicy == 0 {
+		r.SendPolicy = SendQueueBlock
 		if server {
-			r.policy = SendQueueDisconnect
+			r.SendPolicy = SendQueueDisconnect
 		}
 	}
-	r.StallTimeout = cmp0(r.StallTimeout, defaultStallTimeout)
-	r.WriteTimeout = cmp0(r.WriteTimeout, defaultWriteTimeout)
-	r.HandshakeTimeout = cmp0(r.HandshakeTimeout, defaultHandshakeTimeout)
+	r.StallTimeout = cmp.Or(r.StallTimeout, defaultStallTimeout)
+	r.WriteTimeout = cmp.Or(r.WriteTimeout, defaultWriteTimeout)
+	r.HandshakeTimeout = cmp.Or(r.HandshakeTimeout, defaultHandshakeTimeout)
 	return r, nil
-}
-
-// cmp0 returns v, or def if v is zero.
-func cmp0[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }

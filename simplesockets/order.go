@@ -2,20 +2,13 @@ package simplesockets
 
 import "time"
 
-// Per-connection order across the four channels. A select loop over them
-// receives, for each connection, its Connect before any of its Messages
-// and its Disconnect after its last Message. A receive from a buffered
-// channel cannot be observed, but its count can (inbox.go): the
-// connection's reader waits until its Connect has been received before
-// delivering its first message, and its Disconnect waits until its
-// Connect and every message it delivered have been received. Only
-// subscribed channels are waited for (an accessor was called); once the
-// owner closes hard, nothing waits for order any more.
+// Per-connection order across the four channels (package doc, "Lifecycle
+// events"): receptions are counted (inbox.go), and only subscribed channels
+// are waited for; once the owner closes hard, nothing is.
 
 // closeGrace is how long Disconnects keep being delivered after a hard
-// close (Close) while the application takes none: Close takes that much
-// longer only if nobody reads a subscribed Disconnects channel that is
-// full.
+// close while the application takes none: Close takes that much longer
+// only if nobody reads a full, subscribed Disconnects channel.
 const closeGrace = 500 * time.Millisecond
 
 // connectReceived reports whether c's Connect has been received, or is
@@ -54,29 +47,45 @@ func (c *Conn) waitDelivered() {
 func (h *hub) poll(cond func() bool, stop <-chan struct{}) bool {
 	for d := 10 * time.Microsecond; !cond(); {
 		d = min(2*d, time.Millisecond)
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-stop:
-			t.Stop()
-			return false
-		case <-h.hard:
-			t.Stop()
+		if !sleep(d, stop, h.hard, nil) {
 			return false
 		}
 	}
 	return true
 }
 
-// emitClosing delivers d after the owner closed hard, for as long as the
-// application keeps taking Disconnects: it gives up once none was taken
-// for closeGrace.
-func (h *hub) emitClosing(d Disconnect) bool {
+// sleep waits for d, or until a, b or c (if not nil) is ready; it reports
+// whether d has passed.
+func sleep(d time.Duration, a, b, c <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-a:
+	case <-b:
+	case <-c:
+	}
+	return false
+}
+
+// closing delivers v on ch after the owner closed hard: if grace, for as
+// long as the application keeps taking from ch (it gives up once nothing
+// was taken for closeGrace); else only if there is room.
+func closing[T any](h *hub, ch chan T, v T, grace bool) bool {
+	select {
+	case ch <- v:
+		return true
+	default:
+		if !grace {
+			return false
+		}
+	}
 	t := time.NewTicker(closeGrace / 10)
 	defer t.Stop()
 	for {
 		select {
-		case h.disconnects <- d:
+		case ch <- v:
 			h.progress.Store(time.Now().UnixNano())
 			return true
 		case <-t.C:

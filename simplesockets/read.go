@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/simplesockets/simplesockets-go/internal/errs"
 	"github.com/simplesockets/simplesockets-go/internal/pool"
 	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
@@ -19,7 +20,7 @@ import (
 // buf starts at the read size. While a frame is incomplete and fills it, it
 // grows to what the frame needs, but never past twice the bytes that have
 // arrived or growFree, whichever is more (plus 64 bytes: buffers come in
-// classes of 2^k+64, release.go): a 4-byte header announcing 4 MiB costs at
+// classes of 2^k+64, internal/pool): a 4-byte header announcing 4 MiB costs at
 // most growFree. After the frame, it shrinks back.
 
 // growFree is how large a read buffer may grow for a frame before its bytes
@@ -67,35 +68,40 @@ func (c *Conn) readLoop() error {
 }
 
 // firstWait waits until a new plain TCP or Unix connection has something
-// to read, without a read buffer (sock.WaitReadable): a connection that stays
-// idle from the start costs its goroutine and no buffer (S5 of the harness,
-// 10,000 idle connections: 6.8 -> 3.1 KiB each). TLS connections read at
-// once: their handshake has read ahead.
+// to read, without a read buffer (sock.WaitReadable): a connection that
+// stays idle from the start costs its goroutine and no buffer (doc.go,
+// Internals). TLS connections read at once: their handshake has read ahead.
 func (c *Conn) firstWait() error {
 	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
 		return nil
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil // the read will say why
-	}
 	if t := c.h.opts.IdleTimeout; t > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(t))
 	}
-	if c.draining.Load() { // Close came before the deadline above replaced its own
-		return c.setReason(errKicked)
+	if err := c.stopping(); err != nil { // Close came before the deadline above replaced its own
+		return err
 	}
-	err = sock.WaitReadable(raw)
-	switch {
-	case err == nil:
+	err := sock.WaitReadable(sc)
+	if err == nil {
 		return nil
+	}
+	if err := c.stopping(); err != nil {
+		return err
+	}
+	return classify(err, errIdle)
+}
+
+// stopping returns the reason if the reader is to stop: the connection is
+// draining (Close), killed, or the owner is closing.
+func (c *Conn) stopping() error {
+	switch {
 	case c.draining.Load():
 		return c.setReason(errKicked)
 	case c.ctx.Err() != nil:
 		return c.setReason(c.h.closeReason)
 	}
-	return classify(err, errIdle)
+	return nil
 }
 
 // prepare makes room in buf and sets the deadline of the next read. A
@@ -106,9 +112,7 @@ func (r *reader) prepare() error {
 		r.end = copy(r.buf, r.buf[r.start:r.end])
 		r.start = 0
 	}
-	if r.end == len(r.buf) {
-		// An incomplete frame fills buf: double it, but not past what the
-		// frame needs (if the framing says) nor the framing's limit.
+	if r.end == len(r.buf) { // an incomplete frame fills buf: grow it (see above)
 		if r.end >= o.maxFrame {
 			return fmt.Errorf("%w: more than %d bytes without a complete frame", ErrMessageTooLarge, o.maxFrame)
 		}
@@ -116,13 +120,7 @@ func (r *reader) prepare() error {
 		if r.need > len(r.buf) {
 			size = min(size, r.need)
 		}
-		var nb []byte
-		big := pool.GetRead(size)
-		if big != nil {
-			nb = big.B
-		} else {
-			nb = make([]byte, size)
-		}
+		nb, big := pool.GetRead(size)
 		copy(nb, r.buf[:r.end])
 		if len(r.buf) == o.readSize {
 			r.spare = r.buf
@@ -148,13 +146,7 @@ func (r *reader) prepare() error {
 			return classify(err, r.timeout)
 		}
 	}
-	if c.draining.Load() {
-		return c.setReason(errKicked)
-	}
-	if c.ctx.Err() != nil { // killed, or the owner is closing
-		return c.setReason(c.h.closeReason)
-	}
-	return nil
+	return c.stopping()
 }
 
 // process handles n bytes read and the read's error: it splits and delivers
@@ -171,10 +163,7 @@ func (r *reader) process(n int, rerr error) error {
 		r.end += n
 	}
 	first := r.start
-	r.frames = r.frames[:0]
-	if r.offs != nil {
-		r.offs = r.offs[:0]
-	}
+	r.frames, r.offs = r.frames[:0], r.offs[:0] // (offs stays nil if nil)
 	r.need = 0
 	var ferr error
 	for r.start < r.end {
@@ -219,7 +208,7 @@ func (r *reader) process(n int, rerr error) error {
 	}
 	if ferr != nil {
 		if !errors.Is(ferr, ErrMessageTooLarge) && !errors.Is(ferr, ErrInvalidMessage) {
-			ferr = because(ErrInvalidMessage, ferr)
+			ferr = errs.Because(ErrInvalidMessage, ferr)
 		}
 		return ferr
 	}
@@ -229,7 +218,7 @@ func (r *reader) process(n int, rerr error) error {
 	case c.draining.Load() && errors.Is(rerr, os.ErrDeadlineExceeded):
 		return c.setReason(errKicked)
 	case errors.Is(rerr, io.EOF) && r.start < r.end:
-		return because(errPeerClosed, fmt.Errorf("%w: %d bytes of an incomplete frame", io.ErrUnexpectedEOF, r.end-r.start))
+		return errs.Because(errPeerClosed, fmt.Errorf("%w: %d bytes of an incomplete frame", io.ErrUnexpectedEOF, r.end-r.start))
 	}
 	return classify(rerr, r.timeout)
 }

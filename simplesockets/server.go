@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/simplesockets/simplesockets-go/internal/errs"
 	"github.com/simplesockets/simplesockets-go/internal/listen"
 	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
@@ -103,7 +104,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, invalid("TLSConfig has no certificate")
 	}
 	s := &Server{
-		channels: channels{newHub(opts, ErrServerClosed, cmp0(cfg.MaxTotalPendingBytes, defaultMaxTotalPendingBytes))},
+		channels: channels{newHub(opts, ErrServerClosed, cmp.Or(cfg.MaxTotalPendingBytes, defaultMaxTotalPendingBytes))},
 		cfg:      cfg,
 		conns:    make(map[*Conn]struct{}),
 		perIP:    make(map[string]int),
@@ -137,16 +138,11 @@ func (s *Server) Listen() error {
 
 // ListenAndServe calls Listen (unless it was called already), then Serve.
 func (s *Server) ListenAndServe(ctx context.Context) error {
-	s.mu.Lock()
-	have := len(s.lns) > 0
-	s.mu.Unlock()
-	if !have {
-		if err := s.Listen(); err != nil {
-			if errors.Is(err, ErrServerClosed) {
-				s.h.closeChannels()
-			}
-			return err
+	if err := s.Listen(); err != nil && !errors.Is(err, ErrAlreadyStarted) { // (already listening: fine)
+		if errors.Is(err, ErrServerClosed) {
+			s.h.closeChannels()
 		}
+		return err
 	}
 	return s.Serve(ctx)
 }
@@ -193,7 +189,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	case slices.Contains(lns, nil) || len(lns) == 0 && len(s.lns) == 0:
 		s.mu.Unlock()
 		closeAll(lns)
-		return fmt.Errorf("%w: Serve needs listeners (or Listen first), and no nil one", ErrInvalidConfig)
+		return invalid("Serve needs listeners (or Listen first), and no nil one")
 	case len(lns) > 0 && len(s.lns) > 0:
 		s.mu.Unlock()
 		closeAll(lns)
@@ -213,7 +209,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	g, gctx := errgroup.WithContext(sctx)
 	s.h.spawn = func(f func()) { g.Go(func() error { f(); return nil }) }
 	for _, ln := range lns {
-		g.Go(func() error { return s.acceptLoop(gctx, g, ln) })
+		g.Go(func() error { return s.acceptLoop(gctx, ln) })
 	}
 	g.Go(func() error {
 		<-gctx.Done()
@@ -223,7 +219,7 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	g.Go(func() error {
 		select {
 		case <-ctx.Done():
-			t := cmp0(s.cfg.ShutdownTimeout, defaultShutdownTimeout)
+			t := cmp.Or(s.cfg.ShutdownTimeout, defaultShutdownTimeout)
 			grace, stop := context.WithTimeout(context.Background(), max(t, 0))
 			s.drain(grace)
 			stop()
@@ -239,13 +235,10 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	if err != nil {
 		return err
 	}
-	if ctx.Err() != nil {
-		return because(ErrServerClosed, context.Cause(ctx))
-	}
-	return ErrServerClosed
+	return errs.Because(ErrServerClosed, context.Cause(ctx)) // Cause is nil unless ctx ended
 }
 
-func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Listener) error {
+func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) error {
 	handshake := s.h.opts.TLSConfig != nil
 	var delay time.Duration
 	for {
@@ -269,11 +262,7 @@ func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Liste
 			s.h.emitError(fmt.Errorf("simplesockets: accept: %w", err))
 			s.h.logErr("accept failed", err)
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
+			if !sleep(delay, ctx.Done(), nil, nil) {
 				return nil
 			}
 			continue
@@ -294,10 +283,7 @@ func (s *Server) acceptLoop(ctx context.Context, g *errgroup.Group, ln net.Liste
 			}
 			continue
 		}
-		g.Go(func() error {
-			c.serve(handshake)
-			return nil
-		})
+		s.h.spawn(func() { c.serve(handshake) })
 	}
 }
 
@@ -357,15 +343,12 @@ func (s *Server) killAll(reason error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopped = true
-	s.closeListeners()
+	closeAll(s.lns)
 	for c := range s.conns {
 		c.kill(reason) // records the reason before anything wakes the reader
 	}
 	s.h.goHard()
 }
-
-// closeListeners closes every listener. s.mu must be held.
-func (s *Server) closeListeners() { closeAll(s.lns) }
 
 func closeAll(lns []net.Listener) {
 	for _, ln := range lns {
@@ -388,20 +371,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// drain is Shutdown but for waiting for Serve to return: it stops
-// accepting, drains the connections until they have ended or ctx ends, and
-// then ends serving (which closes what remains). serving says whether Serve
-// had started.
+// drain is Shutdown but for waiting for Serve to return (ending serving
+// closes what remains); serving says whether Serve had started.
 func (s *Server) drain(ctx context.Context) (err error, serving bool) {
 	s.mu.Lock()
 	s.closing = true
+	closeAll(s.lns)
 	if !s.serving {
-		s.closeListeners()
 		s.mu.Unlock()
 		s.h.closeChannels()
 		return nil, false
 	}
-	s.closeListeners()
 	for c := range s.conns {
 		c.beginDrain(ErrServerClosed)
 	}
@@ -435,7 +415,7 @@ func (s *Server) Close() error {
 	s.closing = true
 	serving := s.serving
 	if !serving {
-		s.closeListeners()
+		closeAll(s.lns)
 	}
 	s.mu.Unlock()
 	if !serving {

@@ -63,18 +63,17 @@ type Stats struct {
 // cores: the ones each side updates per read or write have a cache line of
 // their own.
 type counters struct {
-	reads, bytesIn, msgsIn atomic.Uint64 // readers
-	_                      [64]byte
-	writes, bytesOut       atomic.Uint64 // writers
-	msgsOut                atomic.Uint64
-	_                      [64]byte
-	sendErrors, discarded  atomic.Uint64
-	open                   atomic.Int64
-	accepted, rejectedIP   atomic.Uint64
-	rejectedTLS            atomic.Uint64
-	slowConsumers          atomic.Uint64
-	eventsDropped          atomic.Uint64
-	reconnects             atomic.Uint64
+	reads, bytesIn, msgsIn    atomic.Uint64 // readers
+	_                         [64]byte
+	writes, bytesOut, msgsOut atomic.Uint64 // writers
+	_                         [64]byte
+	sendErrors, discarded     atomic.Uint64
+	open                      atomic.Int64
+	accepted, rejectedIP      atomic.Uint64
+	rejectedTLS               atomic.Uint64
+	slowConsumers             atomic.Uint64
+	eventsDropped             atomic.Uint64
+	reconnects                atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {

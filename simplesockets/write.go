@@ -11,24 +11,15 @@ import (
 
 // The write path. Send appends the encoded frame to the connection's queue
 // (wq) under c.mu and wakes the connection's writer goroutine, the only
-// writer of the socket. The writer takes everything queued at once (so
-// several messages go out in one write, however many arrived meanwhile),
-// writes it in chunks of at most writeChunk bytes, and waits for the next
-// kick when the queue is empty. It is started by the first Send and ends
-// when the connection does (finish: after writing what is queued; kill: at
+// writer of the socket. The writer takes everything queued at once, writes
+// it in chunks of at most writeChunk bytes, and waits for the next kick
+// when the queue is empty. It is started by the first Send and ends when
+// the connection does (finish: after writing what is queued; kill: at
 // once).
 //
-// Flow control (Send, waitRoomLocked): Send waits for room when the queue
-// holds MaxQueuedBytes. Under SendQueueBlock it waits until there is room;
-// under the other policies only while the socket accepts bytes: when the
-// writer's current write has moved nothing for StallTimeout, the peer is
-// not reading, and Send cuts it off (SendQueueDisconnect,
-// ErrSlowConsumer). While the socket is full, Send
-// queues up to twice the limit without waiting, and a connection whose
-// queue holds half the limit stops reading (waitOutbound), so a peer that
-// does not read its replies sends the application nothing more, and the
-// application's replies to what it did send fit in the queue. Progress is recorded after every
-// system call that moves bytes (internal/sock).
+// Flow control (package doc): Send waits for room in waitRoomLocked, the
+// reader in waitOutbound, both judging the writer's progress
+// (internal/sock).
 
 // writeChunk is the most bytes the writer hands the socket at once: Sends
 // waiting for room see it after each chunk.
@@ -51,7 +42,7 @@ func (c *Conn) send(data []byte) error {
 		need = o.sz.EncodedLen(len(data))
 	}
 	if cap(c.wq)-n < need {
-		c.wq = pool.GrowWrite(c.wq, need, 2*o.maxQueued)
+		c.wq = pool.GrowWrite(c.wq, need, 2*o.MaxQueuedBytes)
 	}
 	buf, err := o.Framing.AppendFrame(c.wq, data)
 	if err != nil {
@@ -61,7 +52,7 @@ func (c *Conn) send(data []byte) error {
 	}
 	c.wq = buf
 	c.wqMsgs++
-	if o.maxQueued > 0 && !c.over.Load() && len(c.wq)+c.inflight >= o.maxQueued/2 {
+	if o.MaxQueuedBytes > 0 && !c.over.Load() && len(c.wq)+c.inflight >= o.MaxQueuedBytes/2 {
 		c.over.Store(true) // the reader holds off (waitOutbound)
 	}
 	wake := c.writerIdle
@@ -74,12 +65,17 @@ func (c *Conn) send(data []byte) error {
 	}
 	c.mu.Unlock()
 	if wake {
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
+		c.kickWriter()
 	}
 	return nil
+}
+
+// kickWriter wakes the writer if it waits for a kick.
+func (c *Conn) kickWriter() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
 }
 
 // waitRoomLocked waits until n more bytes fit in the queue, as the
@@ -93,126 +89,72 @@ func (c *Conn) waitRoomLocked(n int) (err error, cut bool) {
 			return c.sendErr, false
 		}
 		queued := len(c.wq) + c.inflight
-		if o.maxQueued < 0 || queued == 0 || queued+n <= o.maxQueued {
+		if o.MaxQueuedBytes < 0 || queued == 0 || queued+n <= o.MaxQueuedBytes {
 			return nil, false
 		}
-		if o.policy != SendQueueBlock && c.full.Load() && queued+n <= 2*o.maxQueued {
-			// The socket is full: whether its peer reads slowly or not at
-			// all is being judged, and its reader stops reading from half
-			// the limit (waitOutbound), so what the application still
-			// sends it meanwhile is bounded; queue it without waiting, up
-			// to twice the limit.
+		if o.SendPolicy != SendQueueBlock && c.full.Load() && queued+n <= 2*o.MaxQueuedBytes {
+			// The socket is full and the peer is being judged, while its
+			// reader holds off (waitOutbound): queue without waiting.
 			return nil, false
 		}
-		var limit time.Duration // 0: until woken
-		if o.policy != SendQueueBlock {
-			idle := c.stalledForLocked()
-			if idle >= o.StallTimeout {
-				return c.slowConsumerLocked(queued, idle), true
-			}
-			limit = o.StallTimeout - idle
+		if err := c.awaitRoomLocked(queued); err != nil {
+			return err, true
 		}
-		c.waitRoomLockedFor(limit)
 	}
 }
 
-// stalledForLocked returns how long the writer's current write has moved
-// nothing, 0 if it is not writing. Where the system tells how many bytes
-// wait in the socket's send queue (Linux), a queue that shrank since the
-// writer found the socket full is progress too: the peer is reading, and
-// the kernel lets the writer in again only once a good part of the buffer
-// is free, which can take longer than StallTimeout for a peer that reads
-// slowly but steadily. c.mu must be held.
-func (c *Conn) stalledForLocked() time.Duration {
-	since := c.busySince.Load()
-	if since == 0 {
-		return 0
-	}
-	if c.stallStamp.Load() == since {
-		if q, ok := c.pc.Outq(); ok && q < int(c.stallOutq.Load()) {
-			now := time.Now().UnixNano()
-			if c.busySince.CompareAndSwap(since, now) {
-				c.stallOutq.Store(int64(q))
-				c.stallStamp.Store(now)
-			}
-			return 0
-		}
-	}
-	return time.Since(time.Unix(0, since))
-}
-
-// noteFull is called by the writer when the socket takes nothing more:
-// it marks the socket full (waking Sends that wait for room, see
-// waitRoomLocked) and, once per stall, notes the socket's send queue
-// (stalledForLocked).
+// noteFull is called by the writer when the socket takes nothing more: it
+// marks the socket full and notes its send queue (Writer.StalledFor).
 func (c *Conn) noteFull() {
 	if !c.full.Load() {
 		c.full.Store(true)
 		c.broadcastRoom() // a Send waiting for room may now queue without waiting
 	}
-	since := c.busySince.Load()
-	if c.stallStamp.Load() == since {
-		return
-	}
-	if q, ok := c.pc.Outq(); ok {
-		c.stallOutq.Store(int64(q))
-		c.stallStamp.Store(since)
-	}
+	c.pc.NoteFull()
 }
 
 // waitOutbound holds the reader while the connection's send queue holds
-// half of MaxQueuedBytes or more (over tells it without the lock): a peer that does not read what it is sent
-// has its next requests left unread too (TCP backpressure end to end), so
-// the application is not handed messages whose replies could only pile up.
-// If the socket accepts nothing for StallTimeout meanwhile, the peer is a
-// slow consumer, judged here rather than in the application's Send (under
-// SendQueueDisconnect; the other policies leave it to Send and
-// WriteTimeout). It returns the error that ends the read loop.
-func (c *Conn) waitOutbound() (err error) {
-	o := &c.h.opts
-	if o.maxQueued < 0 {
-		return nil
-	}
+// half of MaxQueuedBytes or more (c.over tells it without the lock): a
+// peer that does not read what it is sent has its next requests left
+// unread too, so the application is not handed messages whose replies
+// could only pile up. Under SendQueueDisconnect a slow consumer is judged
+// here too (awaitRoomLocked). It returns the error that ends the read loop.
+func (c *Conn) waitOutbound() error {
+	o := &c.h.opts // (c.over is set only with a positive MaxQueuedBytes)
 	c.mu.Lock()
-	defer func() {
-		c.mu.Unlock()
-		if err != nil {
+	for len(c.wq)+c.inflight >= o.MaxQueuedBytes/2 && c.sendErr == nil && !c.draining.Load() {
+		if err := c.awaitRoomLocked(len(c.wq) + c.inflight); err != nil {
+			c.mu.Unlock()
 			c.closeHard() // unblocks the writer
+			return err
 		}
-	}()
-	for len(c.wq)+c.inflight >= o.maxQueued/2 && c.sendErr == nil && !c.draining.Load() {
-		var limit time.Duration // 0: until woken
-		if o.policy == SendQueueDisconnect {
-			idle := c.stalledForLocked()
-			if idle >= o.StallTimeout {
-				return c.slowConsumerLocked(len(c.wq)+c.inflight, idle)
-			}
-			limit = o.StallTimeout - idle
-		}
-		c.waitRoomLockedFor(limit)
 	}
+	c.mu.Unlock()
 	return nil
 }
 
-// waitRoomLockedFor waits on room until it is signalled (the queue shrank,
-// the connection ends) or, if limit is positive, limit has passed, when the
-// caller looks at the writer's progress again. c.mu must be held.
-func (c *Conn) waitRoomLockedFor(limit time.Duration) {
-	if limit > 0 {
-		defer time.AfterFunc(limit, c.broadcastRoom).Stop()
+// awaitRoomLocked waits on room until it is signalled (the queue shrank,
+// the connection ends) or, under SendQueueDisconnect, until the writer
+// will have moved nothing for StallTimeout, when the caller looks again.
+// If it has already, the peer is a slow consumer: awaitRoomLocked kills
+// the connection and returns the reason; the caller closes the socket once
+// c.mu is released. c.mu must be held; Wait releases it meanwhile.
+func (c *Conn) awaitRoomLocked(queued int) error {
+	o := &c.h.opts
+	if o.SendPolicy == SendQueueDisconnect {
+		idle := c.pc.StalledFor() // (under c.mu: one caller at a time)
+		if idle >= o.StallTimeout {
+			err := fmt.Errorf("%w: %d bytes queued, none written for %v", ErrSlowConsumer, queued, idle.Round(time.Millisecond))
+			c.h.st.slowConsumers.Add(1)
+			c.killLocked(err)
+			return err
+		}
+		defer time.AfterFunc(o.StallTimeout-idle, c.broadcastRoom).Stop()
 	}
 	c.waiters++
 	c.room.Wait()
 	c.waiters--
-}
-
-// slowConsumerLocked ends the connection as a slow consumer and returns
-// the reason; the caller closes the socket once c.mu is released.
-func (c *Conn) slowConsumerLocked(queued int, idle time.Duration) error {
-	err := fmt.Errorf("%w: %d bytes queued, none written for %v", ErrSlowConsumer, queued, idle.Round(time.Millisecond))
-	c.h.st.slowConsumers.Add(1)
-	c.killLocked(err)
-	return err
+	return nil
 }
 
 func (c *Conn) broadcastRoom() {
@@ -228,14 +170,7 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		for len(c.wq) == 0 && !c.killed && !c.wstop {
-			if cap(spare) > pool.KeepWrite {
-				pool.PutWrite(spare)
-				spare = nil
-			}
-			if cap(c.wq) > pool.KeepWrite {
-				pool.PutWrite(c.wq)
-				c.wq = nil
-			}
+			spare, c.wq = pool.PutWrite(spare), pool.PutWrite(c.wq) // idle: large buffers go back
 			c.writerIdle = true
 			c.mu.Unlock()
 			select {
@@ -281,7 +216,7 @@ func (c *Conn) writeAll(buf []byte) error {
 			c.full.Store(true) // (no EAGAIN to tell: any write may be a full socket)
 		}
 		n, err := w.Write(chunk)
-		c.busySince.Store(0)
+		c.pc.Idle()
 		if c.full.Load() {
 			c.full.Store(false)
 		}
@@ -290,7 +225,7 @@ func (c *Conn) writeAll(buf []byte) error {
 		c.h.st.bytesOut.Add(uint64(n))
 		c.mu.Lock()
 		c.inflight -= n
-		if c.over.Load() && len(c.wq)+c.inflight < c.h.opts.maxQueued/2 {
+		if c.over.Load() && len(c.wq)+c.inflight < c.h.opts.MaxQueuedBytes/2 {
 			c.over.Store(false)
 		}
 		if c.waiters > 0 {
@@ -310,12 +245,19 @@ func (c *Conn) waitWriter() {
 	c.mu.Lock()
 	on := c.writerOn
 	c.mu.Unlock()
-	if !on {
-		return
+	if on {
+		c.kickWriter()
+		<-c.wdone
 	}
-	select {
-	case c.kick <- struct{}{}:
-	default:
+}
+
+// progress records that the writer's write moved bytes at now, and moves
+// the write deadline on (at most every quarter of WriteTimeout: a timer
+// update costs). Only the goroutine writing calls it.
+func (c *Conn) progress(now time.Time) {
+	c.pc.Busy(now)
+	if wt := c.h.opts.WriteTimeout; wt > 0 && now.Sub(c.deadlineSet) > wt/4 {
+		_ = c.nc.SetWriteDeadline(now.Add(wt)) // a failure shows in the write
+		c.deadlineSet = now
 	}
-	<-c.wdone
 }

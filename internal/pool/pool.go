@@ -53,16 +53,18 @@ func classOf(size int) int {
 }
 
 // GetRead returns a buffer of at least size bytes: a pooled one of its
-// class, or nil if size is over the largest class.
-func GetRead(size int) *ReadBuf {
+// class, with its ReadBuf, or (nil ReadBuf) a new one of size bytes if
+// size is over the largest class.
+func GetRead(size int) ([]byte, *ReadBuf) {
 	k := classOf(size)
 	if k < 0 {
-		return nil
+		return make([]byte, size), nil
 	}
-	if b, ok := readBufs[k].Get().(*ReadBuf); ok {
-		return b
+	b, ok := readBufs[k].Get().(*ReadBuf)
+	if !ok {
+		b = &ReadBuf{B: make([]byte, 1<<(k+minReadClass)+64)}
 	}
-	return &ReadBuf{B: make([]byte, 1<<(k+minReadClass)+64)}
+	return b.B, b
 }
 
 // KeepWrite is the largest write buffer a connection keeps while its
@@ -97,10 +99,13 @@ func GrowWrite(b []byte, need, limit int) []byte {
 	return nb
 }
 
-// PutWrite gives a large buffer that is no longer used back to the pool.
-func PutWrite(b []byte) {
-	if cap(b) > KeepWrite {
-		b = b[:0]
-		writeBufs.Put(&b)
+// PutWrite gives b, no longer used, back to the pool if it is large, and
+// returns what the caller may keep: nil then, else b.
+func PutWrite(b []byte) []byte {
+	if cap(b) <= KeepWrite {
+		return b
 	}
+	b = b[:0]
+	writeBufs.Put(&b)
+	return nil
 }

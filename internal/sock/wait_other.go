@@ -6,4 +6,4 @@ import "syscall"
 
 // WaitReadable returns at once where there is no MSG_PEEK wait: the first
 // read then waits with its buffer.
-func WaitReadable(syscall.RawConn) error { return nil }
+func WaitReadable(syscall.Conn) error { return nil }

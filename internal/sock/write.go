@@ -5,6 +5,7 @@ package sock
 
 import (
 	"net"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -20,6 +21,12 @@ type Writer struct {
 	// when the socket's buffer is full. Set both before the first Write;
 	// only the writing goroutine calls them.
 	Progress, Full func()
+
+	// busySince is when the current write began or last moved bytes (unix
+	// nanoseconds), 0 between writes; stallOutq is the socket's send queue
+	// when the write found it full, at the write that began (or last
+	// moved) at stallStamp (stall.go).
+	busySince, stallOutq, stallStamp atomic.Int64
 }
 
 // NewWriter wraps nc; the callbacks do nothing until set.
