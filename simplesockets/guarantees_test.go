@@ -278,12 +278,10 @@ func TestOnlyMessagesReader(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	recvUntil(t, func() bool { return srv.Stats().Open == 0 })
+	// 3000 connects + 3000 disconnects into 8-slot buffers nobody reads
+	// are dropped (a connection's drop is counted after Open goes down).
+	recvUntil(t, func() bool { st := srv.Stats(); return st.Open == 0 && st.EventsDropped >= 2*conns-3*8 })
 	st := srv.Stats()
-	// 3000 connects + 3000 disconnects into 8-slot buffers nobody reads.
-	if st.EventsDropped < 2*conns-3*8 {
-		t.Fatalf("EventsDropped = %d, want about %d", st.EventsDropped, 2*conns)
-	}
 	if st.Accepted != conns || st.MessagesIn != conns {
 		t.Fatalf("stats %+v", st)
 	}

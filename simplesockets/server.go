@@ -173,19 +173,20 @@ func (s *Server) Addr() net.Addr {
 func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	s.mu.Lock()
 	switch {
-	case s.closing:
+	case s.serving: // (checked first: a Serve that is stopping still sends on the channels)
 		s.mu.Unlock()
 		closeAll(lns)
-		s.h.closeChannels()
-		return ErrServerClosed
-	case s.serving:
-		s.mu.Unlock()
 		select {
 		case <-s.served:
 			return ErrServerClosed
 		default:
 			return ErrAlreadyStarted
 		}
+	case s.closing:
+		s.mu.Unlock()
+		closeAll(lns)
+		s.h.closeChannels()
+		return ErrServerClosed
 	case slices.Contains(lns, nil) || len(lns) == 0 && len(s.lns) == 0:
 		s.mu.Unlock()
 		closeAll(lns)
