@@ -92,8 +92,8 @@ func TestErrorsSayPackageOnce(t *testing.T) {
 	dialRaw(t, addr) // over the cap
 	err := recv(t, errs, "refusal")
 	var ce *ss.ConnError
-	if !errors.As(err, &ce) || !errors.Is(err, ss.ErrConnLimit) {
-		t.Fatalf("%v: want a *ConnError matching ErrConnLimit", err)
+	if !errors.As(err, &ce) || !errors.Is(err, ss.ErrRefused) {
+		t.Fatalf("%v: want a *ConnError matching ErrRefused", err)
 	}
 	nc.Write([]byte{0, 0, 1, 0}) // a 256-byte frame over the 16-byte limit
 	d := recv(t, discs, "disconnect")

@@ -52,6 +52,8 @@ type Conn struct {
 	nc     net.Conn
 	h      *hub
 	remote net.Addr
+	proxy  net.Addr // the balancer's address, behind a PROXY header; set by admit
+	ip     string   // the remote IP counted for MaxConnectionsPerIP; set by admit
 	local  net.Addr
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -124,6 +126,11 @@ func (c *Conn) ID() uint64 { return c.id }
 
 // RemoteAddr is the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// ProxyAddr is the address of the load balancer the connection came
+// through, when it began with a PROXY header (see
+// ServerConfig.ProxyTrusted), and nil otherwise.
+func (c *Conn) ProxyAddr() net.Addr { return c.proxy }
 
 // LocalAddr is this side's address.
 func (c *Conn) LocalAddr() net.Addr { return c.local }
@@ -253,6 +260,16 @@ func (c *Conn) serve(handshake bool) {
 // start does the handshake and produces the Connect event;
 // it returns false if the connection was refused.
 func (c *Conn) start(handshake bool) bool {
+	if admit := c.h.admit; admit != nil {
+		if err := admit(c); err != nil {
+			c.kill(err)
+			if err != errHealthCheck {
+				c.h.logConn(slog.LevelInfo, "refused", c, err)
+				c.h.emitError(&ConnError{Conn: c, Remote: c.remote, Err: err})
+			}
+			return false
+		}
+	}
 	if handshake {
 		if err := c.h.handshake(c.ctx, c.nc.(*tls.Conn)); err != nil {
 			c.h.st.rejectedTLS.Add(1)

@@ -76,9 +76,12 @@ var (
 	// is wrapped too.
 	ErrTLSHandshake = errors.New("simplesockets: TLS handshake failed")
 
-	// ErrConnLimit is reported on Errors when a connection is refused
-	// because its remote IP already has MaxConnectionsPerIP connections.
-	ErrConnLimit = errors.New("simplesockets: connection limit reached")
+	// ErrRefused is reported on Errors (in a *ConnError) for a connection
+	// refused before it reached Connects: its remote IP already had
+	// MaxConnectionsPerIP connections, or its PROXY header was missing,
+	// malformed or not allowed (see ServerConfig.ProxyTrusted). The message
+	// says which.
+	ErrRefused = errors.New("simplesockets: connection refused")
 
 	// ErrInvalidConfig is wrapped by the error NewServer and NewClient
 	// return for a configuration they reject.
@@ -96,6 +99,8 @@ var (
 	errPeerClosed = errs.Alias("simplesockets: peer closed the connection", io.EOF)
 	// Nothing arrived for IdleTimeout: it matches ErrReadTimeout.
 	errIdle = errs.Alias("simplesockets: idle timeout", ErrReadTimeout)
+	// A PROXY LOCAL header (a balancer's health check): closed quietly.
+	errHealthCheck = errs.Alias("simplesockets: PROXY health check", ErrRefused)
 )
 
 // ConnError is an error that belongs to one connection: on Errors, a

@@ -140,6 +140,9 @@ type hub struct {
 	// spawn starts a goroutine of the owner's group (a connection's reader
 	// or writer). It is set before the first connection exists.
 	spawn func(func())
+	// admit, if set (a Server), vets a new connection before its Connect:
+	// the PROXY header and MaxConnectionsPerIP (server.go).
+	admit func(*Conn) error
 }
 
 func newHub(opts resolved, closeReason error, maxTotalPending int) *hub {

@@ -331,8 +331,9 @@ func ExampleServer_Shutdown() {
 	// client disconnected, peer closed: true
 }
 
-// Broadcast sends a message to every open connection.
-func ExampleServer_Broadcast() {
+// Conns is a snapshot of the open connections: sending to each is a
+// broadcast.
+func ExampleServer_Conns() {
 	lines := simplesockets.Options{Framing: simplesockets.Lines(0)}
 	srv, err := simplesockets.NewServer(simplesockets.ServerConfig{Addr: "127.0.0.1:0", Options: lines})
 	if err != nil {
@@ -357,14 +358,16 @@ func ExampleServer_Broadcast() {
 		defer cli.Close()
 		clients = append(clients, cli)
 	}
-	// Broadcast reaches the connections open now: wait until the server
-	// has set up all three.
+	// Conns lists the connections open now: wait until the server has set
+	// up all three.
 	for range clients {
 		<-srv.Connects()
 	}
 
-	if err := srv.Broadcast([]byte("news for everyone")); err != nil {
-		log.Fatal(err)
+	for _, c := range srv.Conns() {
+		if err := c.Send([]byte("news for everyone")); err != nil {
+			log.Printf("%v: %v", c, err) // a peer that went away meanwhile
+		}
 	}
 	for i, cli := range clients {
 		m := <-cli.Messages()

@@ -280,8 +280,10 @@ func TestUnixSocketClients(t *testing.T) {
 	if n := len(srv.Conns()); n != 3 {
 		t.Fatalf("Conns() has %d entries, want 3", n)
 	}
-	if err := srv.Broadcast([]byte("all")); err != nil {
-		t.Fatal(err)
+	for _, c := range srv.Conns() {
+		if err := c.Send([]byte("all")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, cli := range clis {
 		if m := recv(t, cli.Messages(), "broadcast"); string(m.Data) != "all" {
@@ -359,5 +361,66 @@ func TestCancelIsGraceful(t *testing.T) {
 	// A second Serve says the server is closed, not started.
 	if err := srv.Serve(context.Background()); !errors.Is(err, ss.ErrServerClosed) {
 		t.Fatalf("Serve after the end: %v, want ErrServerClosed", err)
+	}
+}
+
+// Shutdown's phases for a rolling restart: accepting stops at once; during
+// DrainNotice the connections run on (an echo still comes back, and a
+// client that leaves by itself ends with its own reason); then the rest
+// are drained one after another over DrainSpread.
+func TestShutdownPhases(t *testing.T) {
+	const notice, spread = 300 * time.Millisecond, 600 * time.Millisecond
+	srv, addr := startServer(t, ss.ServerConfig{DrainNotice: notice, DrainSpread: spread, Options: ss.Options{Framing: ss.Lines(0)}})
+	connects, discs := srv.Connects(), srv.Disconnects()
+	var peers []net.Conn
+	for range 4 {
+		peers = append(peers, dialRaw(t, addr))
+		recv(t, connects, "connect")
+	}
+	go func() {
+		for m := range srv.Messages() {
+			m.Conn.Send(m.Data)
+		}
+	}()
+	shut := make(chan error, 1)
+	start := time.Now()
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	recvUntil(t, func() bool { // accepting stops at once
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	if el := time.Since(start); el < notice {
+		peers[0].SetDeadline(time.Now().Add(wait))
+		peers[0].Write([]byte("still here\n"))
+		buf := make([]byte, 11)
+		if _, err := io.ReadFull(peers[0], buf); err != nil || string(buf) != "still here\n" {
+			t.Fatalf("echo during the notice: %q %v", buf, err)
+		}
+	}
+	peers[3].Close() // leaves by itself during the notice
+	d := recv(t, discs, "disconnect of the leaver")
+	if !errors.Is(d.Err, io.EOF) {
+		t.Fatalf("the leaver's reason %v, want io.EOF", d.Err)
+	}
+	var ends []time.Duration
+	for range 3 {
+		d := recv(t, discs, "drained disconnect")
+		if !errors.Is(d.Err, ss.ErrServerClosed) {
+			t.Fatalf("reason %v", d.Err)
+		}
+		ends = append(ends, time.Since(start))
+	}
+	if err := recv(t, shut, "Shutdown"); err != nil {
+		t.Fatal(err)
+	}
+	// Lower bounds only (a loaded machine only makes phases longer).
+	if ends[0] < notice {
+		t.Errorf("first connection drained %v after Shutdown, before the %v notice ended", ends[0], notice)
+	}
+	if gap := ends[2] - ends[0]; gap < spread/2 {
+		t.Errorf("drains spread over %v, want about %v (3 of the 4 connections: 2/4 of it at least)", gap, spread)
 	}
 }

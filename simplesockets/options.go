@@ -131,6 +131,7 @@ const (
 	defaultWriteTimeout         = 30 * time.Second
 	defaultHandshakeTimeout     = 10 * time.Second
 	defaultShutdownTimeout      = 5 * time.Second
+	defaultProxyHeaderTimeout   = 3 * time.Second
 
 	maxReadBufferSize = 64 << 20
 	maxChannelBuffer  = 1 << 20

@@ -206,7 +206,7 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 	recv(t, conns, "connect 1")
 	recv(t, conns, "connect 2")
 	third := dialRaw(t, addr)
-	if e := recv(t, errs, "error"); !errors.Is(e, ss.ErrConnLimit) {
+	if e := recv(t, errs, "error"); !errors.Is(e, ss.ErrRefused) {
 		t.Fatalf("error %v", e)
 	}
 	third.SetReadDeadline(time.Now().Add(wait))

@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/simplesockets/simplesockets-go/internal/errs"
 	"github.com/simplesockets/simplesockets-go/internal/listen"
+	"github.com/simplesockets/simplesockets-go/internal/proxyproto"
 	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
 
@@ -42,10 +45,31 @@ type ServerConfig struct {
 	// means no limit; it must not be negative.
 	MaxConnections int
 
-	// MaxConnectionsPerIP caps the open connections from one remote IP; a
-	// connection over the cap is closed right after accept and reported on
-	// Errors (ErrConnLimit). Zero means no limit; it must not be negative.
+	// MaxConnectionsPerIP caps the open connections from one remote IP (the
+	// client's, behind a PROXY balancer); a connection over the cap is
+	// closed before Connects and reported on Errors (ErrRefused). Zero
+	// means no limit; it must not be negative.
 	MaxConnectionsPerIP int
+
+	// ProxyTrusted, if not empty, turns on the PROXY protocol (v1, v2): a
+	// connection from these balancers must begin with a header (read on its
+	// own goroutine, before TLS), whose client address RemoteAddr reports
+	// and caps, Stats and logs use; ProxyAddr keeps the balancer's. A LOCAL
+	// header (a health check) is closed without a Connect. Anyone else may
+	// not send one: its first bytes are peeked at (for at most
+	// ProxyHeaderTimeout, which a direct client that does not speak first
+	// waits), and a PROXY signature refuses it. Refusals are reported on
+	// Errors (ErrRefused) and counted in Stats.RejectedProxy.
+	ProxyTrusted []netip.Prefix
+
+	// ProxyOptional lets a trusted source connect without a header.
+	ProxyOptional bool
+
+	// ProxyHeaderTimeout bounds the wait for the header. If zero, 3s: a
+	// balancer sends it at once, while a silent peer holds a descriptor no
+	// longer (none exhausts descriptors; very short ones cut healthy but
+	// slow balancers). It must not be negative.
+	ProxyHeaderTimeout time.Duration
 
 	// MaxTotalPendingBytes bounds the bytes of messages read from all
 	// connections and not yet received from Messages, as
@@ -57,6 +81,20 @@ type ServerConfig struct {
 	// context starts (see Shutdown); then what remains is closed at once.
 	// If zero, 5s; negative means no grace.
 	ShutdownTimeout time.Duration
+
+	// DrainNotice is the first phase of a graceful stop, for rolling
+	// restarts behind a balancer: accepting has stopped, and connections
+	// run on for this long (or until all have left) so that the
+	// application, which sees its context end or called Shutdown, can tell
+	// its clients to reconnect elsewhere. Zero: no notice.
+	DrainNotice time.Duration
+
+	// DrainSpread spreads the next phase, draining what remains (stop
+	// reading, deliver, flush, close), over this window, oldest connection
+	// first, so that their reconnections do not hit the other instances at
+	// once. Zero: all at once. Shutdown's context (ShutdownTimeout) bounds
+	// all phases.
+	DrainSpread time.Duration
 
 	// Options are the per-connection settings shared with Client.
 	Options
@@ -76,12 +114,13 @@ type Server struct {
 	conns   map[*Conn]struct{}
 	perIP   map[string]int
 	serving bool
-	closing bool          // Shutdown or Close was called
-	stopped bool          // killAll ran: no new connections
-	cancel  func(error)   // cancels the serving context
-	drained chan struct{} // closed when shutting down and the last conn ended
-	served  chan struct{} // closed when Serve has returned
-	slots   chan struct{} // MaxConnections semaphore, nil if unlimited
+	closing bool               // Shutdown or Close was called
+	stopped bool               // killAll ran: no new connections
+	cancel  func(error)        // cancels the serving context
+	drained chan struct{}      // closed when shutting down and the last conn ended
+	served  chan struct{}      // closed when Serve has returned
+	slots   chan struct{}      // MaxConnections semaphore, nil if unlimited
+	proxy   *proxyproto.Policy // nil: no PROXY protocol
 }
 
 // NewServer returns a Server for cfg, or an error wrapping ErrInvalidConfig.
@@ -93,6 +132,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	switch {
 	case cfg.Backlog < 0 || cfg.MaxConnections < 0 || cfg.MaxConnectionsPerIP < 0:
 		return nil, invalid("Backlog, MaxConnections and MaxConnectionsPerIP must not be negative")
+	case cfg.ProxyHeaderTimeout < 0 || cfg.DrainNotice < 0 || cfg.DrainSpread < 0:
+		return nil, invalid("ProxyHeaderTimeout, DrainNotice and DrainSpread must not be negative")
 	case cfg.MaxTotalPendingBytes < 0 || cfg.MaxTotalPendingBytes > maxByteLimit:
 		return nil, invalid("MaxTotalPendingBytes %d is not between 0 and %d", cfg.MaxTotalPendingBytes, maxByteLimit)
 	}
@@ -113,6 +154,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxConnections > 0 {
 		s.slots = make(chan struct{}, cfg.MaxConnections)
 	}
+	if len(cfg.ProxyTrusted) > 0 {
+		s.proxy = &proxyproto.Policy{Trusted: cfg.ProxyTrusted, Optional: cfg.ProxyOptional,
+			Timeout: cmp.Or(cfg.ProxyHeaderTimeout, defaultProxyHeaderTimeout)}
+	}
+	s.h.admit = s.admit
 	return s, nil
 }
 
@@ -269,30 +315,18 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		delay = 0
-		ip := remoteIP(nc.RemoteAddr())
 		pc := sock.NewWriter(nc)
 		if handshake {
 			nc = tls.Server(pc, s.h.opts.TLSConfig)
 		}
-		c := newConn(s.h, ctx, nc, pc, func(c *Conn) { s.untrack(c, ip) })
-		if err := s.track(c, ip); err != nil {
-			c.kill(err) // (also releases its context)
+		c := newConn(s.h, ctx, nc, pc, s.untrack)
+		if !s.track(c) {
+			c.kill(ErrServerClosed) // (also releases its context)
 			s.releaseSlot()
-			if err != ErrServerClosed {
-				s.h.st.rejectedIP.Add(1)
-				s.h.emitError(&ConnError{Remote: c.remote, Err: err})
-			}
 			continue
 		}
 		s.h.spawn(func() { c.serve(handshake) })
 	}
-}
-
-func remoteIP(a net.Addr) string {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	return ""
 }
 
 func (s *Server) releaseSlot() {
@@ -308,28 +342,57 @@ func (s *Server) isClosing() bool {
 }
 
 // track registers c from ip: it returns ErrServerClosed if the server is
-// shutting down and ErrConnLimit if ip is at MaxConnectionsPerIP.
-func (s *Server) track(c *Conn, ip string) error {
+// shutting down and ErrRefused if ip is at MaxConnectionsPerIP.
+func (s *Server) track(c *Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	perIP := s.cfg.MaxConnectionsPerIP
-	switch {
-	case s.closing || s.stopped:
-		return ErrServerClosed
-	case perIP > 0 && ip != "" && s.perIP[ip] >= perIP:
-		return fmt.Errorf("%w: %d connections from %s", ErrConnLimit, perIP, ip)
+	if s.closing || s.stopped {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// admit runs on a new connection's goroutine, before its TLS handshake: it
+// reads the PROXY header (if on), then applies MaxConnectionsPerIP to the
+// client's address. A non-nil error refuses the connection.
+func (s *Server) admit(c *Conn) error {
+	if s.proxy != nil {
+		h, err := s.proxy.Admit(c.pc.Conn)
+		switch {
+		case err != nil:
+			s.h.st.rejectedProxy.Add(1)
+			return errs.Because(ErrRefused, err)
+		case h != nil && h.Local:
+			return errHealthCheck
+		case h != nil:
+			c.proxy, c.remote = c.remote, h.Source
+		}
+	}
+	ta, ok := c.remote.(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	ip, perIP := ta.IP.String(), s.cfg.MaxConnectionsPerIP
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if perIP > 0 && s.perIP[ip] >= perIP {
+		s.h.st.rejectedIP.Add(1)
+		return fmt.Errorf("%w: %d connections from %s", ErrRefused, perIP, ip)
 	}
 	s.perIP[ip]++
-	s.conns[c] = struct{}{}
+	c.ip = ip
 	return nil
 }
 
 // untrack is a connection's onEnd: it runs exactly once per tracked conn.
-func (s *Server) untrack(c *Conn, ip string) {
+func (s *Server) untrack(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
+	if c.ip != "" {
+		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+			delete(s.perIP, c.ip)
+		}
 	}
 	if s.drained != nil && len(s.conns) == 0 {
 		close(s.drained)
@@ -359,11 +422,12 @@ func closeAll(lns []net.Listener) {
 	}
 }
 
-// Shutdown stops the server gracefully: it closes the listeners, makes every
-// connection stop reading, delivers the messages already read, writes what
-// is queued, closes the connections and waits for Serve to return. If ctx
-// ends first, it closes everything at once (as Close) and returns ctx's
-// error. Calling it again is harmless.
+// Shutdown stops the server gracefully, in phases: it closes the listeners;
+// lets connections run on for DrainNotice; then makes each stop reading,
+// delivers the messages already read, writes what is queued and closes it
+// (spread over DrainSpread); and waits for Serve to return. If ctx ends
+// first, it closes everything at once (as Close) and returns ctx's error.
+// Calling it again is harmless.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err, serving := s.drain(ctx)
 	if serving {
@@ -383,11 +447,9 @@ func (s *Server) drain(ctx context.Context) (err error, serving bool) {
 		s.h.closeChannels()
 		return nil, false
 	}
-	for c := range s.conns {
-		c.beginDrain(ErrServerClosed)
-	}
+	conns := slices.Collect(maps.Keys(s.conns))
 	var drained chan struct{}
-	if len(s.conns) > 0 {
+	if len(conns) > 0 {
 		if s.drained == nil {
 			s.drained = make(chan struct{})
 		}
@@ -395,6 +457,19 @@ func (s *Server) drain(ctx context.Context) (err error, serving bool) {
 	}
 	s.mu.Unlock()
 
+	// The phases: a notice while connections run on, then drain them,
+	// oldest first, spread over DrainSpread; then wait for the last.
+	if d := s.cfg.DrainNotice; d > 0 && drained != nil {
+		sleep(d, drained, s.served, ctx.Done())
+	}
+	slices.SortFunc(conns, func(a, b *Conn) int { return cmp.Compare(a.id, b.id) })
+	spread := s.cfg.DrainSpread
+	for i, c := range conns {
+		c.beginDrain(ErrServerClosed)
+		if spread > 0 && i < len(conns)-1 && !sleep(spread/time.Duration(len(conns)), s.served, ctx.Done(), nil) {
+			spread = 0 // the deadline: drain the rest at once
+		}
+	}
 	if drained != nil {
 		select {
 		case <-drained:
@@ -441,17 +516,4 @@ func (s *Server) Conns() []*Conn {
 	s.mu.Unlock()
 	slices.SortFunc(conns, func(a, b *Conn) int { return cmp.Compare(a.id, b.id) })
 	return conns
-}
-
-// Broadcast Sends data to every open connection (waiting for each peer as
-// Send does) and returns the Send errors joined (errors.Join), each a
-// *ConnError naming its connection, or nil.
-func (s *Server) Broadcast(data []byte) error {
-	var errs []error
-	for _, c := range s.Conns() {
-		if err := c.Send(data); err != nil {
-			errs = append(errs, &ConnError{Conn: c, Remote: c.remote, Err: err})
-		}
-	}
-	return errors.Join(errs...)
 }

@@ -21,6 +21,9 @@ type Stats struct {
 	// RejectedTLS counts connections whose TLS handshake failed or timed
 	// out (they never reach Connects).
 	RejectedTLS uint64 `json:"rejected_tls"`
+	// RejectedProxy counts connections refused for their PROXY header
+	// (missing, malformed, or from an untrusted source).
+	RejectedProxy uint64 `json:"rejected_proxy"`
 	// BytesIn and BytesOut count bytes read from and written to sockets,
 	// framing included (after TLS decryption, before encryption).
 	BytesIn  uint64 `json:"bytes_in"`
@@ -63,17 +66,17 @@ type Stats struct {
 // cores: the ones each side updates per read or write have a cache line of
 // their own.
 type counters struct {
-	reads, bytesIn, msgsIn    atomic.Uint64 // readers
-	_                         [64]byte
-	writes, bytesOut, msgsOut atomic.Uint64 // writers
-	_                         [64]byte
-	sendErrors, discarded     atomic.Uint64
-	open                      atomic.Int64
-	accepted, rejectedIP      atomic.Uint64
-	rejectedTLS               atomic.Uint64
-	slowConsumers             atomic.Uint64
-	eventsDropped             atomic.Uint64
-	reconnects                atomic.Uint64
+	reads, bytesIn, msgsIn     atomic.Uint64 // readers
+	_                          [64]byte
+	writes, bytesOut, msgsOut  atomic.Uint64 // writers
+	_                          [64]byte
+	sendErrors, discarded      atomic.Uint64
+	open                       atomic.Int64
+	accepted, rejectedIP       atomic.Uint64
+	rejectedTLS, rejectedProxy atomic.Uint64
+	slowConsumers              atomic.Uint64
+	eventsDropped              atomic.Uint64
+	reconnects                 atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -82,6 +85,7 @@ func (c *counters) snapshot() Stats {
 		Accepted:          c.accepted.Load(),
 		RejectedPerIP:     c.rejectedIP.Load(),
 		RejectedTLS:       c.rejectedTLS.Load(),
+		RejectedProxy:     c.rejectedProxy.Load(),
 		BytesIn:           c.bytesIn.Load(),
 		BytesOut:          c.bytesOut.Load(),
 		Reads:             c.reads.Load(),

@@ -74,8 +74,8 @@ func TestWaitError(t *testing.T) {
 	sstest.WaitConnect(t, srv)
 	srv.Dial(t, ss.ClientConfig{}) // over the cap: refused after accept
 	err := sstest.WaitError(t, srv)
-	if !errors.Is(err, ss.ErrConnLimit) {
-		t.Fatalf("error %v, want ErrConnLimit", err)
+	if !errors.Is(err, ss.ErrRefused) {
+		t.Fatalf("error %v, want ErrRefused", err)
 	}
 }
 
@@ -234,8 +234,10 @@ func TestPipeListener(t *testing.T) {
 	if n := len(srv.Conns()); n != 2 {
 		t.Fatalf("Conns() has %d connections, want 2", n)
 	}
-	if err := srv.Broadcast([]byte("hi")); err != nil {
-		t.Fatal(err)
+	for _, c := range srv.Conns() {
+		if err := c.Send([]byte("hi")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i, r := range readers {
 		peers[i].SetReadDeadline(time.Now().Add(sstest.DefaultTimeout))
