@@ -364,7 +364,7 @@ func TestCancelIsGraceful(t *testing.T) {
 	}
 }
 
-// Shutdown's phases for a rolling restart: accepting stops at once; during
+// Shutdown's phases for a rolling restart: accepting stops; during
 // DrainNotice the connections run on (an echo still comes back, and a
 // client that leaves by itself ends with its own reason); then the rest
 // are drained one after another over DrainSpread.
@@ -373,9 +373,17 @@ func TestShutdownPhases(t *testing.T) {
 	srv, addr := startServer(t, ss.ServerConfig{DrainNotice: notice, DrainSpread: spread, Options: ss.Options{Framing: ss.Lines(0)}})
 	connects, discs := srv.Connects(), srv.Disconnects()
 	var peers []net.Conn
+	mine := map[*ss.Conn]bool{}
 	for range 4 {
 		peers = append(peers, dialRaw(t, addr))
-		recv(t, connects, "connect")
+		mine[recv(t, connects, "connect")] = true
+	}
+	next := func(what string) ss.Disconnect { // the next Disconnect of one of the 4 (not of a probe)
+		for {
+			if d := recv(t, discs, what); mine[d.Conn] {
+				return d
+			}
+		}
 	}
 	go func() {
 		for m := range srv.Messages() {
@@ -385,13 +393,6 @@ func TestShutdownPhases(t *testing.T) {
 	shut := make(chan error, 1)
 	start := time.Now()
 	go func() { shut <- srv.Shutdown(context.Background()) }()
-	recvUntil(t, func() bool { // accepting stops at once
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err != nil
-	})
 	if el := time.Since(start); el < notice {
 		peers[0].SetDeadline(time.Now().Add(wait))
 		peers[0].Write([]byte("still here\n"))
@@ -401,13 +402,13 @@ func TestShutdownPhases(t *testing.T) {
 		}
 	}
 	peers[3].Close() // leaves by itself during the notice
-	d := recv(t, discs, "disconnect of the leaver")
+	d := next("disconnect of the leaver")
 	if !errors.Is(d.Err, io.EOF) {
 		t.Fatalf("the leaver's reason %v, want io.EOF", d.Err)
 	}
 	var ends []time.Duration
 	for range 3 {
-		d := recv(t, discs, "drained disconnect")
+		d := next("drained disconnect")
 		if !errors.Is(d.Err, ss.ErrServerClosed) {
 			t.Fatalf("reason %v", d.Err)
 		}
@@ -415,6 +416,10 @@ func TestShutdownPhases(t *testing.T) {
 	}
 	if err := recv(t, shut, "Shutdown"); err != nil {
 		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatal("still accepting after Shutdown")
 	}
 	// Lower bounds only (a loaded machine only makes phases longer).
 	if ends[0] < notice {

@@ -109,18 +109,20 @@ type Server struct {
 	channels // Connects, Disconnects, Messages, Errors, Stats
 	cfg      ServerConfig
 
-	mu      sync.Mutex
-	lns     []net.Listener
-	conns   map[*Conn]struct{}
-	perIP   map[string]int
-	serving bool
-	closing bool               // Shutdown or Close was called
-	stopped bool               // killAll ran: no new connections
-	cancel  func(error)        // cancels the serving context
-	drained chan struct{}      // closed when shutting down and the last conn ended
-	served  chan struct{}      // closed when Serve has returned
-	slots   chan struct{}      // MaxConnections semaphore, nil if unlimited
-	proxy   *proxyproto.Policy // nil: no PROXY protocol
+	mu         sync.Mutex
+	lns        []net.Listener
+	conns      map[*Conn]struct{}
+	perIP      map[string]int
+	serving    bool
+	closing    bool               // Shutdown or Close was called
+	stopped    bool               // killAll ran: no new connections
+	stopAccept chan struct{}      // closed when a graceful stop begins
+	acceptDone chan struct{}      // closed when every accept loop has ended
+	cancel     func(error)        // cancels the serving context
+	drained    chan struct{}      // closed when shutting down and the last conn ended
+	served     chan struct{}      // closed when Serve has returned
+	slots      chan struct{}      // MaxConnections semaphore, nil if unlimited
+	proxy      *proxyproto.Policy // nil: no PROXY protocol
 }
 
 // NewServer returns a Server for cfg, or an error wrapping ErrInvalidConfig.
@@ -145,11 +147,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, invalid("TLSConfig has no certificate")
 	}
 	s := &Server{
-		channels: channels{newHub(opts, ErrServerClosed, cmp.Or(cfg.MaxTotalPendingBytes, defaultMaxTotalPendingBytes))},
-		cfg:      cfg,
-		conns:    make(map[*Conn]struct{}),
-		perIP:    make(map[string]int),
-		served:   make(chan struct{}),
+		channels:   channels{newHub(opts, ErrServerClosed, cmp.Or(cfg.MaxTotalPendingBytes, defaultMaxTotalPendingBytes))},
+		cfg:        cfg,
+		conns:      make(map[*Conn]struct{}),
+		perIP:      make(map[string]int),
+		served:     make(chan struct{}),
+		stopAccept: make(chan struct{}),
 	}
 	if cfg.MaxConnections > 0 {
 		s.slots = make(chan struct{}, cfg.MaxConnections)
@@ -247,6 +250,8 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 	}
 	lns = s.lns
 	s.serving = true
+	acceptDone := make(chan struct{})
+	s.acceptDone = acceptDone
 	// ctx's end does not cancel the serving context directly: it starts a
 	// graceful stop (below), which cancels it when done.
 	sctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -255,9 +260,12 @@ func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
 
 	g, gctx := errgroup.WithContext(sctx)
 	s.h.spawn = func(f func()) { g.Go(func() error { f(); return nil }) }
+	var accepting sync.WaitGroup
 	for _, ln := range lns {
-		g.Go(func() error { return s.acceptLoop(gctx, ln) })
+		accepting.Add(1)
+		g.Go(func() error { defer accepting.Done(); return s.acceptLoop(gctx, ln) })
 	}
+	g.Go(func() error { accepting.Wait(); close(acceptDone); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.killAll(ErrServerClosed)
@@ -294,12 +302,16 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) error {
 			case s.slots <- struct{}{}:
 			case <-ctx.Done():
 				return nil
+			case <-s.stopAccept:
+				ln.Close()
+				return nil
 			}
 		}
 		nc, err := ln.Accept()
 		if err != nil {
 			s.releaseSlot()
 			if ctx.Err() != nil || s.isClosing() {
+				ln.Close() // a graceful stop: the queue is empty (see drain)
 				return nil
 			}
 			if errors.Is(err, net.ErrClosed) {
@@ -346,7 +358,7 @@ func (s *Server) isClosing() bool {
 func (s *Server) track(c *Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || s.stopped {
+	if s.stopped {
 		return false
 	}
 	s.conns[c] = struct{}{}
@@ -414,6 +426,19 @@ func (s *Server) killAll(reason error) {
 	s.h.goHard()
 }
 
+// acceptWindow is how long a stopping accept loop goes on taking queued
+// connections before it closes its listener.
+const acceptWindow = 50 * time.Millisecond
+
+// extendAccept makes ln's Accept return a timeout acceptWindow from now; a
+// listener without deadlines is closed instead.
+func extendAccept(ln net.Listener) {
+	if d, ok := ln.(interface{ SetDeadline(time.Time) error }); ok && d.SetDeadline(time.Now().Add(acceptWindow)) == nil {
+		return
+	}
+	ln.Close()
+}
+
 func closeAll(lns []net.Listener) {
 	for _, ln := range lns {
 		if ln != nil {
@@ -440,13 +465,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // closes what remains); serving says whether Serve had started.
 func (s *Server) drain(ctx context.Context) (err error, serving bool) {
 	s.mu.Lock()
-	s.closing = true
-	closeAll(s.lns)
 	if !s.serving {
+		s.closing = true
+		closeAll(s.lns)
 		s.mu.Unlock()
 		s.h.closeChannels()
 		return nil, false
 	}
+	if !s.closing {
+		// Stop accepting without dropping what the kernel has queued (a
+		// balancer's connections are in it): the accept loops take what
+		// comes for acceptWindow more, then close their listener.
+		s.closing = true
+		close(s.stopAccept)
+		for _, ln := range s.lns {
+			extendAccept(ln)
+		}
+	}
+	acceptDone := s.acceptDone
+	s.mu.Unlock()
+	select {
+	case <-acceptDone:
+	case <-s.served:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
 	conns := slices.Collect(maps.Keys(s.conns))
 	var drained chan struct{}
 	if len(conns) > 0 {

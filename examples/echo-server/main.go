@@ -1,7 +1,13 @@
 // Command echo-server echoes every message back to its sender.
 //
 //	echo-server [-network tcp|unix] [-addr host:port|path] [-framing raw|len32|line]
-//	            [-max-message N] [-max-conns N] [-idle-timeout D] [-tls] [-v] [-cpuprofile F]
+//	            [-max-message N] [-max-conns N] [-max-conns-per-ip N] [-idle-timeout D] [-tls]
+//	            [-proxy-protocol] [-proxy-trust CIDR[,CIDR...]] [-drain D] [-drain-notice D] [-health-addr A]
+//	            [-v] [-cpuprofile F]
+//
+// With -proxy-protocol it sits behind a load balancer that sends the PROXY
+// protocol (v1 or v2): connections from -proxy-trust must carry the header,
+// and the client's address from it is the one -max-conns-per-ip counts.
 //
 // It prints one line when it listens and shuts down gracefully on SIGINT or
 // SIGTERM. The flags are a contract: benchmark and test tools drive it.
@@ -20,10 +26,12 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,6 +51,12 @@ func run() error {
 	framing := flag.String("framing", "raw", "raw, len32 or line")
 	maxMessage := flag.Int("max-message", 0, "largest message for len32/line (0: the framing's default)")
 	maxConns := flag.Int("max-conns", 0, "most open connections (0: no limit)")
+	maxPerIP := flag.Int("max-conns-per-ip", 0, "most open connections from one client IP (0: no limit)")
+	proxy := flag.Bool("proxy-protocol", false, "require a PROXY protocol header (v1 or v2) from -proxy-trust sources")
+	proxyTrust := flag.String("proxy-trust", "127.0.0.1/32", "comma-separated CIDRs of the balancers trusted to send PROXY headers")
+	drain := flag.Duration("drain", 5*time.Second, "on SIGINT/SIGTERM, drain connections for at most this long")
+	drainNotice := flag.Duration("drain-notice", 0, "on SIGINT/SIGTERM, let connections run on this long (accepting has stopped) before draining them")
+	healthAddr := flag.String("health-addr", "", "a TCP address for a balancer's health checks; on SIGINT/SIGTERM it closes first, and the server accepts for -drain-notice more before it stops")
 	idle := flag.Duration("idle-timeout", 0, "disconnect a client silent this long (0: never)")
 	useTLS := flag.Bool("tls", false, "serve TLS with an in-memory self-signed certificate")
 	verbose := flag.Bool("v", false, "print connection errors")
@@ -66,10 +80,21 @@ func run() error {
 		return err
 	}
 	cfg := ss.ServerConfig{
-		Network:        *network,
-		Addr:           *addr,
-		MaxConnections: *maxConns,
-		Options:        ss.Options{Framing: fr, IdleTimeout: *idle},
+		Network:             *network,
+		Addr:                *addr,
+		MaxConnections:      *maxConns,
+		MaxConnectionsPerIP: *maxPerIP,
+		DrainNotice:         *drainNotice,
+		Options:             ss.Options{Framing: fr, IdleTimeout: *idle},
+	}
+	if *proxy {
+		for _, s := range strings.Split(*proxyTrust, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(s))
+			if err != nil {
+				return fmt.Errorf("-proxy-trust: %w", err)
+			}
+			cfg.ProxyTrusted = append(cfg.ProxyTrusted, p)
+		}
 	}
 	if *useTLS {
 		if cfg.TLSConfig, err = selfSignedTLS(); err != nil {
@@ -83,6 +108,21 @@ func run() error {
 	if err := srv.Listen(); err != nil {
 		return err
 	}
+	var health net.Listener
+	if *healthAddr != "" {
+		if health, err = net.Listen("tcp", *healthAddr); err != nil {
+			return err
+		}
+		go func() { // a health check connects: it is up while this accepts
+			for {
+				c, err := health.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+	}
 	fmt.Printf("echo-server: listening on %s (%s, framing %s)\n", srv.Addr(), *network, *framing)
 
 	// On SIGINT/SIGTERM, shut down gracefully; the loop below ends when the
@@ -91,7 +131,14 @@ func run() error {
 	defer stop()
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if health != nil {
+			// Fail the balancer's checks first and go on accepting until it
+			// has noticed: closing the listener with connections in its
+			// queue would reset them.
+			health.Close()
+			time.Sleep(*drainNotice)
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), *drain)
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
@@ -110,6 +157,13 @@ func run() error {
 			}
 		}
 	}()
+	if *verbose { // (Connects is subscribed only then: nobody reads it otherwise)
+		go func() {
+			for c := range srv.Connects() {
+				fmt.Printf("echo-server: %v connected (via %v)\n", c, c.ProxyAddr())
+			}
+		}()
+	}
 	for m := range srv.Messages() {
 		m.Conn.Send(m.Data) // an error here also ends the connection, reported on Errors
 		m.Release()         // Send copied it: its memory can serve a later message
