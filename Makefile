@@ -37,8 +37,13 @@ build:
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 FUZZ_TARGETS = FuzzSplitLengthPrefixed FuzzSplitLines FuzzSplitRaw FuzzServerInput FuzzClientServerEcho
+PROXY_FUZZ_TARGETS = FuzzRead
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== $$t"; \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./simplesockets/ || exit 1; \
+	done
+	@for t in $(PROXY_FUZZ_TARGETS); do \
+		echo "== $$t (PROXY protocol parser)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./internal/proxyproto/ || exit 1; \
 	done

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	ss "github.com/simplesockets/simplesockets-go/simplesockets"
 )
 
 // instance is an echo-server process whose stdout is kept.
@@ -193,8 +196,19 @@ backend be
 				}
 			}
 
+			// A client with automatic reconnection, through HAProxy: when its
+			// instance drains, it lands on another.
+			cli, err := ss.Dial(context.Background(), ss.ClientConfig{Addr: front, Options: ss.Options{Framing: ss.Lines(0)},
+				Reconnect: ss.ReconnectPolicy{Enabled: true, MinDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cli.Close()
+			msgs := cli.Messages()
+
 			// Rolling restart under steady load: drain A and start it again
 			// on the same address, then B.
+			start := time.Now()
 			var ok, failed atomic.Int64
 			var firstErr atomic.Value
 			stop := make(chan struct{})
@@ -220,7 +234,9 @@ backend be
 				})
 			}
 			for i, in := range []*instance{a, b} {
+				t0 := time.Now()
 				in.stop(t)
+				t.Logf("%s: instance %c drained and exited in %v", mode, 'A'+i, time.Since(t0).Round(time.Millisecond))
 				again := startInstance(t, server, append([]string{"-addr", in.addr, "-health-addr", fmt.Sprintf("127.0.0.1:%d", []int{healthA, healthB}[i])}, args...)...)
 				recvUntil(t, "restarted instance serving", func() bool { return strings.Contains(again.lines(), "connected") })
 				if i == 0 {
@@ -229,9 +245,28 @@ backend be
 			}
 			close(stop)
 			wg.Wait()
-			t.Logf("%s: %d connections through HAProxy during the rolling restart, %d failed", mode, ok.Load()+failed.Load(), failed.Load())
+			n, el := ok.Load()+failed.Load(), time.Since(start)
+			t.Logf("%s: %d connections through HAProxy during the rolling restart (%v, %.0f/s), %d failed", mode, n, el.Round(time.Millisecond), float64(n)/el.Seconds(), failed.Load())
 			if failed.Load() != 0 || ok.Load() == 0 {
 				t.Fatalf("%d of %d connections failed; first: %v", failed.Load(), ok.Load()+failed.Load(), firstErr.Load())
+			}
+			recvUntil(t, "the reconnecting client back on an instance", func() bool {
+				c := cli.Conn()
+				return cli.Stats().Reconnects >= 1 && c != nil && c.Context().Err() == nil
+			})
+			for len(msgs) > 0 {
+				<-msgs
+			}
+			if err := cli.Send([]byte("after the restart")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case m := <-msgs:
+				if string(m.Data) != "after the restart" {
+					t.Fatalf("reconnected client got %q", m.Data)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no echo for the reconnected client")
 			}
 		})
 	}
