@@ -1,0 +1,58 @@
+package simplesockets_test
+
+import (
+	"go/ast"
+	"go/doc"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The package's surface stays small (issue: at most 75 exported names,
+// counting types, functions, methods, including those a Server and a Client
+// get from an embedded type, constants and variables; 111 before the
+// Python-style calls moved to compat).
+func TestExportedNames(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := doc.New(pkgs["simplesockets"], "simplesockets", 0)
+	var names []string
+	values := func(vs []*doc.Value) {
+		for _, v := range vs {
+			for _, spec := range v.Decl.Specs {
+				for _, n := range spec.(*ast.ValueSpec).Names {
+					if n.IsExported() {
+						names = append(names, n.Name)
+					}
+				}
+			}
+		}
+	}
+	values(p.Consts)
+	values(p.Vars)
+	for _, f := range p.Funcs {
+		names = append(names, f.Name)
+	}
+	for _, ty := range p.Types {
+		names = append(names, "type "+ty.Name)
+		values(ty.Consts)
+		values(ty.Vars)
+		for _, f := range ty.Funcs {
+			names = append(names, f.Name)
+		}
+		for _, m := range ty.Methods {
+			names = append(names, ty.Name+"."+m.Name)
+		}
+	}
+	sort.Strings(names)
+	t.Logf("%d exported names: %s", len(names), strings.Join(names, " "))
+	if len(names) > 75 {
+		t.Fatalf("%d exported names, want at most 75", len(names))
+	}
+}
