@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/simplesockets/simplesockets-go/internal/errs"
+	"github.com/simplesockets/simplesockets-go/internal/inbox"
 	"github.com/simplesockets/simplesockets-go/internal/sock"
 )
 
@@ -71,8 +72,7 @@ type Conn struct {
 	draining atomic.Bool         // stop reading; set with a past read deadline
 	live     atomic.Bool         // produced on Connects and not yet ended
 
-	pending int // bytes of this connection's messages in the Messages channel (under h.in.mu)
-	inCh    int // and how many they are (under h.in.mu)
+	inbox inbox.Source // its messages in the Messages channel (internal/inbox)
 	// connSeq is the place of the Connect on Connects, if its reception is
 	// waited for (order.go); set before the reader's first delivery.
 	connSeq uint64

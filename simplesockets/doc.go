@@ -166,11 +166,11 @@
 //     net.Conn.Read on Go's netpoller. It copies a read's frames into one
 //     allocation. A new plain connection first waits for its first byte
 //     without a read buffer, on a stack that fits 2 KiB.
-//  2. The inbox and event order (inbox.go, order.go), owned by the Server
-//     or Client: channels whose receptions are counted, since they are FIFO
-//     and sent on one at a time (received = sent - len). It bounds inbound
-//     memory in bytes per connection, and orders each connection's events
-//     across the channels.
+//  2. The inbox and event order (internal/inbox, order.go), owned by the
+//     Server or Client: channels whose receptions are counted, since they
+//     are FIFO and sent on one at a time (received = sent - len). It bounds
+//     inbound memory in bytes per connection, and orders each connection's
+//     events across the channels.
 //  3. The writer goroutine (write.go), one per connection from its first
 //     Send, started through the owner's errgroup: the only writer of the
 //     socket. Send appends encoded frames to the connection's queue and

@@ -13,12 +13,12 @@ import (
 // these with errors.Is; most also wrap the underlying cause (a syscall error,
 // os.ErrDeadlineExceeded, a crypto/tls error), which errors.Is finds as well.
 var (
-	// ErrClosed is returned by Send, Broadcast and Reconnect once the
-	// connection, server or client is closed, and matches the Disconnect
-	// reason of a connection this side closed: by Conn.Close (the message
-	// says "closed by the application"), Client.Close or Client.Reconnect
-	// ("client closed"). It is net.ErrClosed, so code that already checks
-	// for net.ErrClosed keeps working.
+	// ErrClosed is returned by Send and Reconnect once the connection,
+	// server or client is closed, and matches the Disconnect reason of a
+	// connection this side closed: by Conn.Close (the message says "closed
+	// by the application"), Client.Close or Client.Reconnect ("client
+	// closed"). It is net.ErrClosed, so code that already checks for
+	// net.ErrClosed keeps working.
 	ErrClosed = net.ErrClosed
 
 	// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
@@ -104,10 +104,9 @@ var (
 )
 
 // ConnError is an error that belongs to one connection: on Errors, a
-// connection refused before it reached Connects; from Broadcast, a failed
-// Send. Err matches one of the sentinel errors above; Conn is the
-// connection (nil for one refused before it was set up; Remote names the
-// peer).
+// connection refused before it reached Connects. Err matches one of the
+// sentinel errors above (ErrTLSHandshake, ErrRefused); Conn is the
+// connection (it never reached Connects), Remote names the peer.
 type ConnError struct {
 	Conn   *Conn
 	Remote net.Addr

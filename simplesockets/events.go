@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/simplesockets/simplesockets-go/internal/inbox"
 	"github.com/simplesockets/simplesockets-go/internal/pool"
 )
 
@@ -79,7 +80,7 @@ func (e *channels) Connects() <-chan *Conn {
 // sockets (TCP backpressure; see MaxPendingBytes).
 func (e *channels) Messages() <-chan Message {
 	e.h.subMessages.Store(true)
-	return e.h.in.ch
+	return e.h.in.C
 }
 
 // Disconnects delivers one Disconnect for every connection delivered on
@@ -90,10 +91,10 @@ func (e *channels) Disconnects() <-chan Disconnect {
 }
 
 // Errors delivers what has no Disconnect: a Server's connections refused
-// before Connects (a *ConnError: failed TLS handshake,
-// MaxConnectionsPerIP) and accept errors; a Client's failed automatic
-// reconnection attempts (*ReconnectError). A connection's own failure is
-// its Disconnect's Err only.
+// before Connects (a *ConnError: failed TLS handshake, ErrRefused) and
+// accept errors; a Client's failed automatic reconnection attempts
+// (*ReconnectError). A connection's own failure is its Disconnect's Err
+// only.
 func (e *channels) Errors() <-chan error {
 	e.h.subErrors.Store(true)
 	return e.h.errs
@@ -102,7 +103,7 @@ func (e *channels) Errors() <-chan error {
 // Stats returns a snapshot of the counters.
 func (e *channels) Stats() Stats {
 	st := e.h.st.snapshot()
-	st.PendingBytes = int64(e.h.in.pendingBytes())
+	st.PendingBytes = int64(e.h.in.Bytes())
 	return st
 }
 
@@ -113,7 +114,7 @@ type hub struct {
 	opts        resolved
 	closeReason error // the Disconnect reason when the owner closes
 
-	in          *inbox // the Messages channel and what it holds
+	in          *inbox.Inbox[Message] // the Messages channel and what it holds
 	connects    chan *Conn
 	disconnects chan Disconnect
 	errs        chan error
@@ -155,7 +156,7 @@ func newHub(opts resolved, closeReason error, maxTotalPending int) *hub {
 		hard:        make(chan struct{}),
 		connLock:    make(chan struct{}, 1),
 	}
-	h.in = newInbox(opts.MessageBuffer, opts.MaxPendingBytes, maxTotalPending, h)
+	h.in = inbox.New[Message](opts.MessageBuffer, opts.MaxPendingBytes, maxTotalPending, h.hard, &h.st.msgsIn)
 	return h
 }
 
@@ -173,7 +174,7 @@ func (h *hub) goHard() {
 func (h *hub) closeChannels() {
 	h.doneOnce.Do(func() {
 		h.goHard()
-		h.in.close()
+		h.in.Close()
 		close(h.connects)
 		close(h.disconnects)
 		close(h.errs)

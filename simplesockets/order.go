@@ -3,8 +3,8 @@ package simplesockets
 import "time"
 
 // Per-connection order across the four channels (package doc, "Lifecycle
-// events"): receptions are counted (inbox.go), and only subscribed channels
-// are waited for; once the owner closes hard, nothing is.
+// events"): receptions are counted (internal/inbox), and only subscribed
+// channels are waited for; once the owner closes hard, nothing is.
 
 // closeGrace is how long Disconnects keep being delivered after a hard
 // close while the application takes none: Close takes that much longer
@@ -26,19 +26,12 @@ func (c *Conn) waitConnect() bool {
 // waitDelivered waits until c's Connect and all of its messages in
 // Messages have been received, or the owner closes hard.
 func (c *Conn) waitDelivered() {
-	h, in := c.h, c.h.in
+	h := c.h
 	h.poll(func() bool {
 		if !h.connectReceived(c) {
 			return false
 		}
-		if !h.subMessages.Load() {
-			return true
-		}
-		in.mu.Lock()
-		in.reclaimLocked(len(in.ch))
-		n := c.inCh
-		in.mu.Unlock()
-		return n == 0
+		return !h.subMessages.Load() || h.in.Held(&c.inbox) == 0
 	}, nil)
 }
 

@@ -15,7 +15,7 @@ import (
 
 // The read path. A connection's reader goroutine reads into buf, cuts
 // frames with the Framing, copies them out (the application owns what it
-// receives) and delivers them on Messages (inbox.go).
+// receives) and delivers them on Messages (internal/inbox).
 //
 // buf starts at the read size. While a frame is incomplete and fills it, it
 // grows to what the frame needs, but never past twice the bytes that have
@@ -292,14 +292,22 @@ func (r *reader) message(i int, now time.Time) Message {
 	return m
 }
 
-// deliver hands the frames to the Messages channel, in order.
+// deliver hands the frames to the Messages channel, in order (waiting for
+// room: the backpressure). It returns false, counting the frames not
+// delivered as discarded, if c is killed or the owner closes hard first.
 func (r *reader) deliver(now time.Time) bool {
 	defer func() { r.handed = nil }()
-	c := r.c
-	if c.connSeq != 0 && !c.waitConnect() {
-		c.h.in.discard(len(r.frames), 0)
+	c, n := r.c, 0
+	if c.connSeq == 0 || c.waitConnect() {
+		c.connSeq = 0 // received: no need to look again
+		n = c.h.in.Deliver(&c.inbox, len(r.frames), func(i int) (Message, int) {
+			m := r.message(i, now)
+			return m, len(m.Data)
+		}, c.ctx.Done())
+	}
+	if n < len(r.frames) {
+		c.h.st.discarded.Add(uint64(len(r.frames) - n))
 		return false
 	}
-	c.connSeq = 0 // received: no need to look again
-	return c.h.in.deliver(r, now)
+	return true
 }

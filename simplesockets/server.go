@@ -353,8 +353,7 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-// track registers c from ip: it returns ErrServerClosed if the server is
-// shutting down and ErrRefused if ip is at MaxConnectionsPerIP.
+// track registers c, unless the server has stopped (killAll).
 func (s *Server) track(c *Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -430,15 +429,6 @@ func (s *Server) killAll(reason error) {
 // connections before it closes its listener.
 const acceptWindow = 50 * time.Millisecond
 
-// extendAccept makes ln's Accept return a timeout acceptWindow from now; a
-// listener without deadlines is closed instead.
-func extendAccept(ln net.Listener) {
-	if d, ok := ln.(interface{ SetDeadline(time.Time) error }); ok && d.SetDeadline(time.Now().Add(acceptWindow)) == nil {
-		return
-	}
-	ln.Close()
-}
-
 func closeAll(lns []net.Listener) {
 	for _, ln := range lns {
 		if ln != nil {
@@ -479,14 +469,13 @@ func (s *Server) drain(ctx context.Context) (err error, serving bool) {
 		s.closing = true
 		close(s.stopAccept)
 		for _, ln := range s.lns {
-			extendAccept(ln)
+			listen.AcceptFor(ln, acceptWindow)
 		}
 	}
 	acceptDone := s.acceptDone
 	s.mu.Unlock()
 	select {
-	case <-acceptDone:
-	case <-s.served:
+	case <-acceptDone: // (closed before s.served)
 	case <-ctx.Done():
 	}
 	s.mu.Lock()

@@ -15,7 +15,7 @@ type Stats struct {
 	// Accepted counts connections that reached Connects (for a Client: the
 	// successful dials).
 	Accepted uint64 `json:"accepted"`
-	// RejectedPerIP counts connections closed right after accept because
+	// RejectedPerIP counts connections refused before Connects because
 	// their IP had MaxConnectionsPerIP connections already.
 	RejectedPerIP uint64 `json:"rejected_per_ip"`
 	// RejectedTLS counts connections whose TLS handshake failed or timed

@@ -1,6 +1,6 @@
 // Package listen opens listeners the way simplesockets needs them: with a
 // listen(2) backlog of the caller's choice and with stale Unix socket files
-// removed.
+// removed; and lets a stopping server take what the kernel has queued.
 package listen
 
 import (
@@ -62,4 +62,14 @@ func removeStale(path string) error {
 		return fmt.Errorf("probe %s: %w", path, err)
 	}
 	return os.Remove(path)
+}
+
+// AcceptFor makes ln's Accept return a timeout d from now, so that a server
+// that stops accepting can first take the connections the kernel has
+// queued; a listener without deadlines is closed at once instead.
+func AcceptFor(ln net.Listener, d time.Duration) {
+	if dl, ok := ln.(interface{ SetDeadline(time.Time) error }); ok && dl.SetDeadline(time.Now().Add(d)) == nil {
+		return
+	}
+	ln.Close()
 }
