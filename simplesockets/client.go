@@ -183,6 +183,7 @@ func (c *Client) connectLocked(ctx context.Context, again bool) error {
 		nc = tc
 	}
 	conn := newConn(c.h, c.life, nc, pc, func(*Conn) {})
+	conn.ended, conn.closed = make(chan struct{}), make(chan struct{})
 	conn.live.Store(true) // connected as far as the caller can tell
 	c.conn = conn
 	c.cur.Store(conn)

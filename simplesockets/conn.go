@@ -59,7 +59,7 @@ type Conn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	onEnd  func(*Conn) // the owner's bookkeeping, run once the Disconnect is sent
-	ended  chan struct{}
+	ended  chan struct{} // (ended and closed: a Client's connections only; nil on a Server's)
 	closed chan struct{} // closed once the socket is, before the Disconnect waits for order
 	kick   chan struct{} // wakes an idle writer; capacity 1
 	wdone  chan struct{} // closed when the writer has ended
@@ -94,13 +94,10 @@ func newConn(h *hub, parent context.Context, nc net.Conn, pc *sock.Writer, onEnd
 		remote: nc.RemoteAddr(),
 		local:  nc.LocalAddr(),
 		onEnd:  onEnd,
-		ended:  make(chan struct{}),
-		closed: make(chan struct{}),
 	}
 	c.room.L = &c.mu
 	c.ctx, c.cancel = context.WithCancelCause(parent)
-	pc.Progress = func() { c.progress(time.Now()) }
-	pc.Full = c.noteFull
+	pc.Events = (*writerEvents)(c)
 	c.pc = pc
 	_, isTLS := nc.(*tls.Conn)
 	c.plain = !isTLS
@@ -245,8 +242,8 @@ func (c *Conn) serve(handshake bool) {
 	// (start's and readLoop's frames are not on it then).
 	if !c.start(handshake) {
 		c.onEnd(c)
-		close(c.closed)
-		close(c.ended)
+		closeIf(c.closed)
+		closeIf(c.ended)
 		return
 	}
 	err := c.firstWait()
@@ -254,8 +251,21 @@ func (c *Conn) serve(handshake bool) {
 		err = c.readLoop()
 	}
 	c.finish(c.setReason(err))
-	close(c.ended)
+	closeIf(c.ended)
 }
+
+// closeIf closes ch unless it is nil (ended and closed are a Client's only).
+func closeIf(ch chan struct{}) {
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// writerEvents is the Conn as its sock.Writer's Events.
+type writerEvents Conn
+
+func (e *writerEvents) Progressed() { (*Conn)(e).progress(time.Now()) }
+func (e *writerEvents) Full()       { (*Conn)(e).noteFull() }
 
 // start does the handshake and produces the Connect event;
 // it returns false if the connection was refused.
@@ -322,7 +332,7 @@ func (c *Conn) finish(reason error) {
 	c.h.st.open.Add(-1)
 	c.live.Store(false)
 	c.h.logConn(level, "disconnected", c, reason)
-	close(c.closed)
+	closeIf(c.closed)
 	c.waitDelivered() // order.go
 	c.h.emitDisconnect(c, reason)
 	// Only now give back the connection's slot: the Disconnect comes before

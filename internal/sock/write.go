@@ -17,10 +17,10 @@ import (
 type Writer struct {
 	net.Conn
 	raw syscall.RawConn // nil: chunked writes
-	// Progress is called after a write call that moved bytes, and Full
-	// when the socket's buffer is full. Set both before the first Write;
-	// only the writing goroutine calls them.
-	Progress, Full func()
+	// Events receives the reports: Progressed after a write call that
+	// moved bytes, Full when the socket's buffer is full. Set it before the
+	// first Write; only the writing goroutine calls it.
+	Events Events
 
 	// busySince is when the current write began or last moved bytes (unix
 	// nanoseconds), 0 between writes; stallOutq is the socket's send queue
@@ -29,9 +29,20 @@ type Writer struct {
 	busySince, stallOutq, stallStamp atomic.Int64
 }
 
-// NewWriter wraps nc; the callbacks do nothing until set.
+// Events are a Writer's reports (see Writer.Events).
+type Events interface {
+	Progressed()
+	Full()
+}
+
+type noEvents struct{}
+
+func (noEvents) Progressed() {}
+func (noEvents) Full()       {}
+
+// NewWriter wraps nc; its Events do nothing until set.
 func NewWriter(nc net.Conn) *Writer {
-	w := &Writer{Conn: nc, Progress: func() {}, Full: func() {}}
+	w := &Writer{Conn: nc, Events: noEvents{}}
 	if sc, ok := nc.(syscall.Conn); ok && RawWrites {
 		w.raw, _ = sc.SyscallConn()
 	}
@@ -52,7 +63,7 @@ func (w *Writer) Write(b []byte) (int, error) {
 		m, err := w.Conn.Write(b[n:min(len(b), n+fallbackChunk)])
 		n += m
 		if m > 0 {
-			w.Progress()
+			w.Events.Progressed()
 		}
 		if err != nil {
 			return n, err

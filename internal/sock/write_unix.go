@@ -25,13 +25,13 @@ func (w *Writer) rawWrite(b []byte) (int, error) {
 			if m > 0 {
 				n += m
 				if n < len(b) {
-					w.Progress() // (a write that completes needs none: the writer is done)
+					w.Events.Progressed() // (a write that completes needs none: the writer is done)
 				}
 			}
 			switch {
 			case e == syscall.EINTR:
 			case e == syscall.EAGAIN:
-				w.Full()
+				w.Events.Full()
 				return false
 			case e != nil:
 				werr = os.NewSyscallError("write", e)
