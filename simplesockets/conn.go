@@ -58,7 +58,7 @@ type Conn struct {
 	local  net.Addr
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	onEnd  func(*Conn) // the owner's bookkeeping, run once the Disconnect is sent
+	onEnd  func(*Conn)   // the owner's bookkeeping, run once the Disconnect is sent
 	ended  chan struct{} // (ended and closed: a Client's connections only; nil on a Server's)
 	closed chan struct{} // closed once the socket is, before the Disconnect waits for order
 	kick   chan struct{} // wakes an idle writer; capacity 1
