@@ -129,3 +129,49 @@ func TestTextLengthPrefixHint(t *testing.T) {
 		t.Fatalf("reason %q: a hint for a binary prefix", d.Err)
 	}
 }
+
+// Methods on zero values return a clear error (or a harmless zero result)
+// instead of panicking with a nil dereference.
+func TestZeroValuesDoNotPanic(t *testing.T) {
+	ctx := context.Background()
+	var srv ss.Server
+	var cli ss.Client
+	var conn ss.Conn
+	for name, err := range map[string]error{
+		"Server.Listen":         srv.Listen(),
+		"Server.ListenAndServe": srv.ListenAndServe(ctx),
+		"Server.Serve":          srv.Serve(ctx),
+		"Server.Shutdown":       srv.Shutdown(ctx),
+		"Server.Close":          srv.Close(),
+		"Client.Connect":        cli.Connect(ctx),
+		"Client.Reconnect":      cli.Reconnect(ctx),
+		"Client.Send":           cli.Send([]byte("x")),
+		"Client.Shutdown":       cli.Shutdown(ctx),
+		"Client.Close":          cli.Close(),
+		"Conn.Send":             conn.Send([]byte("x")),
+		"Conn.Close":            conn.Close(),
+		"Conn.Context":          context.Cause(conn.Context()),
+	} {
+		if !errors.Is(err, ss.ErrInvalidConfig) || !strings.Contains(err.Error(), "zero value") {
+			t.Errorf("%s: %v, want an error about a zero value (ErrInvalidConfig)", name, err)
+		}
+	}
+	for _, ch := range []func() bool{
+		func() bool { _, ok := <-srv.Connects(); return ok },
+		func() bool { _, ok := <-srv.Messages(); return ok },
+		func() bool { _, ok := <-cli.Disconnects(); return ok },
+		func() bool { _, ok := <-cli.Errors(); return ok },
+	} {
+		if ch() {
+			t.Error("a zero value's channel delivered something")
+		}
+	}
+	if srv.Addr() != nil || len(srv.Conns()) != 0 || srv.Stats() != (ss.Stats{}) || cli.Conn() != nil || conn.ID() != 0 || conn.RemoteAddr() != nil || conn.Value() != nil {
+		t.Error("a zero value reported something")
+	}
+	conn.SetValue(1)
+	_ = conn.String()
+	if _, ok := conn.TLSConnectionState(); ok {
+		t.Error("a zero Conn is TLS")
+	}
+}

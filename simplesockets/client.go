@@ -151,6 +151,9 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 // its end does not affect the connection; Close does. Connect returns
 // ErrAlreadyStarted if the Client is connected, ErrClosed after Close.
 func (c *Client) Connect(ctx context.Context) error {
+	if c.h == nil {
+		return errZero
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -248,6 +251,9 @@ func jitter(d time.Duration) time.Duration {
 // connection is still flushing, that connection is closed at once and
 // Reconnect returns ctx's error without dialling.
 func (c *Client) Reconnect(ctx context.Context) error {
+	if c.h == nil {
+		return errZero
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -271,6 +277,9 @@ func (c *Client) Reconnect(ctx context.Context) error {
 // error also matches ErrClosed and wraps why it ended), for instance while
 // automatic reconnection is under way.
 func (c *Client) Send(data []byte) error {
+	if c.h == nil {
+		return errZero
+	}
 	c.mu.Lock()
 	conn, closed := c.conn, c.closed
 	c.mu.Unlock()
@@ -303,6 +312,9 @@ func (c *Client) Conn() *Conn {
 // read but not yet delivered, and events that do not fit in their channel,
 // are dropped and counted in Stats. Close is idempotent and returns nil.
 func (c *Client) Close() error {
+	if c.h == nil {
+		return errZero
+	}
 	// First stop a reconnection in progress (its dial holds c.mu) and any
 	// blocking delivery (a Reconnect holding c.mu may wait for one).
 	c.noMore()
@@ -331,6 +343,9 @@ func (c *Client) Close() error {
 // read waits for room on Messages, so read Messages meanwhile (or let ctx
 // bound it).
 func (c *Client) Shutdown(ctx context.Context) error {
+	if c.h == nil {
+		return errZero
+	}
 	c.noMore()
 	c.mu.Lock()
 	conn := c.conn

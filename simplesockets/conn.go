@@ -135,7 +135,14 @@ func (c *Conn) LocalAddr() net.Addr { return c.local }
 // Context is cancelled when the connection begins to be torn down hard or
 // has ended; context.Cause then reports the reason (the same error as the
 // Disconnect's Err).
-func (c *Conn) Context() context.Context { return c.ctx }
+func (c *Conn) Context() context.Context {
+	if c.ctx == nil { // a zero Conn: not a connection
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(errZero)
+		return ctx
+	}
+	return c.ctx
+}
 
 // TLSConnectionState returns the TLS state of the connection, and false if
 // it is not a TLS connection.
@@ -165,6 +172,9 @@ func (c *Conn) idString() string { return strconv.FormatUint(c.id, 10) }
 // reason), and ErrMessageTooLarge or ErrInvalidMessage if the framing
 // cannot encode data.
 func (c *Conn) Send(data []byte) error {
+	if c.h == nil {
+		return errZero
+	}
 	err := c.send(data)
 	if err != nil {
 		c.h.st.sendErrors.Add(1)
@@ -181,6 +191,9 @@ func (c *Conn) Send(data []byte) error {
 // nobody reads Messages the connection ends only when the server or client
 // is closed. Close is idempotent and returns nil.
 func (c *Conn) Close() error {
+	if c.h == nil {
+		return errZero
+	}
 	c.beginDrain(errKicked)
 	return nil
 }

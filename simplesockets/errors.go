@@ -2,6 +2,7 @@ package simplesockets
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 
@@ -86,6 +87,9 @@ var (
 	// ErrInvalidConfig is wrapped by the error NewServer and NewClient
 	// return for a configuration they reject.
 	ErrInvalidConfig = errors.New("simplesockets: invalid configuration")
+
+	// errZero is what the methods of a zero Server, Client or Conn return.
+	errZero = fmt.Errorf("%w: a zero value: make a Server with NewServer, a Client with NewClient or Dial; a Conn comes from Connects", ErrInvalidConfig)
 )
 
 // Disconnect reasons with a message of their own that match (errors.Is) a

@@ -71,23 +71,26 @@ type channels struct{ h *hub }
 // Connects delivers each connection once it is set up (after the TLS
 // handshake, if any), before any of its Messages.
 func (e *channels) Connects() <-chan *Conn {
-	e.h.subConnects.Store(true)
-	return e.h.connects
+	h := e.hub()
+	h.subConnects.Store(true)
+	return h.connects
 }
 
 // Messages delivers every message received, in order per connection. While
 // the application does not take them, connections stop reading their
 // sockets (TCP backpressure; see MaxPendingBytes).
 func (e *channels) Messages() <-chan Message {
-	e.h.subMessages.Store(true)
-	return e.h.in.C
+	h := e.hub()
+	h.subMessages.Store(true)
+	return h.in.C
 }
 
 // Disconnects delivers one Disconnect for every connection delivered on
 // Connects, after its last Message.
 func (e *channels) Disconnects() <-chan Disconnect {
-	e.h.subDisconnects.Store(true)
-	return e.h.disconnects
+	h := e.hub()
+	h.subDisconnects.Store(true)
+	return h.disconnects
 }
 
 // Errors delivers what has no Disconnect: a Server's connections refused
@@ -96,16 +99,34 @@ func (e *channels) Disconnects() <-chan Disconnect {
 // (*ReconnectError). A connection's own failure is its Disconnect's Err
 // only.
 func (e *channels) Errors() <-chan error {
-	e.h.subErrors.Store(true)
-	return e.h.errs
+	h := e.hub()
+	h.subErrors.Store(true)
+	return h.errs
 }
 
 // Stats returns a snapshot of the counters.
 func (e *channels) Stats() Stats {
-	st := e.h.st.snapshot()
-	st.PendingBytes = int64(e.h.in.Bytes())
+	h := e.hub()
+	st := h.st.snapshot()
+	st.PendingBytes = int64(h.in.Bytes())
 	return st
 }
+
+// hub returns the owner's hub; a zero Server or Client (not made by its
+// constructor) gets one whose channels are closed, so that nothing panics.
+func (e *channels) hub() *hub {
+	if e.h == nil {
+		return closedHub
+	}
+	return e.h
+}
+
+var closedHub = func() *hub {
+	opts, _ := Options{}.resolve(false)
+	h := newHub(opts, ErrClosed, 0)
+	h.closeChannels()
+	return h
+}()
 
 // hub is what a Server or Client shares with its connections: the four
 // channels, the options and the counters. It closes the channels once, after

@@ -169,6 +169,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 // Backlog), so that Addr is known before Serve is called without
 // listeners. ListenAndServe calls it.
 func (s *Server) Listen() error {
+	if s.h == nil {
+		return errZero
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -187,6 +190,9 @@ func (s *Server) Listen() error {
 
 // ListenAndServe calls Listen (unless it was called already), then Serve.
 func (s *Server) ListenAndServe(ctx context.Context) error {
+	if s.h == nil {
+		return errZero
+	}
 	if err := s.Listen(); err != nil && !errors.Is(err, ErrAlreadyStarted) { // (already listening: fine)
 		if errors.Is(err, ErrServerClosed) {
 			s.h.closeChannels()
@@ -220,6 +226,9 @@ func (s *Server) Addr() net.Addr {
 // the accept error. A Server serves once: a second Serve returns
 // ErrAlreadyStarted while the first runs, ErrServerClosed after.
 func (s *Server) Serve(ctx context.Context, lns ...net.Listener) error {
+	if s.h == nil {
+		return errZero
+	}
 	s.mu.Lock()
 	switch {
 	case s.serving: // (checked first: a Serve that is stopping still sends on the channels)
@@ -444,6 +453,9 @@ func closeAll(lns []net.Listener) {
 // first, it closes everything at once (as Close) and returns ctx's error.
 // Calling it again is harmless.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.h == nil {
+		return errZero
+	}
 	err, serving := s.drain(ctx)
 	if serving {
 		<-s.served
@@ -519,6 +531,9 @@ func (s *Server) drain(ctx context.Context) (err error, serving bool) {
 // Stats.MessagesDiscarded), and waits for Serve to return. Close is
 // idempotent and returns nil.
 func (s *Server) Close() error {
+	if s.h == nil {
+		return errZero
+	}
 	s.mu.Lock()
 	s.closing = true
 	serving := s.serving
