@@ -147,10 +147,11 @@
 //
 // # Shutdown
 //
-// [Server.Shutdown] stops accepting, makes every connection stop reading,
-// delivers the messages already read, writes what is queued and closes; if
-// its context ends first it closes everything at once and returns the
-// context's error. Cancelling Serve's context does the same with
+// [Server.Shutdown] stops accepting (taking what the kernel has queued),
+// lets connections run on for DrainNotice, then makes each stop reading,
+// delivers the messages already read, writes what is queued and closes it,
+// spread over DrainSpread; if its context ends first it closes everything at
+// once and returns the context's error. Cancelling Serve's context does the same with
 // ServerConfig.ShutdownTimeout (5s) as the deadline. [Server.Close] closes
 // everything at once. Either way Serve returns only after every goroutine has
 // ended, and a Server is not reused. [Client.Shutdown] and [Client.Close]

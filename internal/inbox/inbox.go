@@ -136,9 +136,11 @@ func (b *Inbox[M]) Deliver(src *Source, n int, msg func(i int) (M, int), stop <-
 				select {
 				case b.C <- m:
 				case <-stop:
+					b.sent.Add(uint64(i - from)) // those of this batch that went out count
 					<-b.send
 					return i
 				case <-b.hard:
+					b.sent.Add(uint64(i - from))
 					<-b.send
 					return i
 				}

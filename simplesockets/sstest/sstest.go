@@ -64,7 +64,7 @@ const DefaultTimeout = 10 * time.Second
 
 // Server is a simplesockets Server serving on a loopback port for a test.
 // The embedded *ss.Server gives its channels and methods (Messages,
-// Connects, Broadcast, Shutdown...); Close is Server's own.
+// Connects, Conns, Shutdown...); Close is Server's own.
 //
 // Its methods are safe for concurrent use, except that those taking a
 // testing.TB must be called from the test's goroutine.
