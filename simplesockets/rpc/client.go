@@ -146,12 +146,18 @@ func (c *Client) Call(ctx context.Context, req []byte) ([]byte, error) {
 		return nil, &CallError{Err: err}
 	}
 	id := c.nextID.Add(1)
-	cl := &call{conn: conn, reply: make(chan result, 1)}
+	cl := calls.Get().(*call)
+	cl.conn = conn
+	// cl goes back to the pool once its reply channel is empty and no one
+	// else holds it: a reply is sent by whoever removed it from pending.
+	defer func() { cl.conn = nil; calls.Put(cl) }()
 	if err := c.register(id, cl); err != nil {
 		return nil, &CallError{Err: err}
 	}
 	if err := send(conn, kindRequest, id, req); err != nil {
-		c.forget(id)
+		if !c.forget(id) {
+			<-cl.reply // failed meanwhile (the connection ended)
+		}
 		return nil, &CallError{Err: err}
 	}
 	select {
@@ -165,6 +171,9 @@ func (c *Client) Call(ctx context.Context, req []byte) ([]byte, error) {
 		return r.data, r.err
 	}
 }
+
+// calls recycles calls and their reply channels.
+var calls = sync.Pool{New: func() any { return &call{reply: make(chan result, 1)} }}
 
 // conn returns the open connection, waiting for one if wait is set.
 func (c *Client) conn(ctx context.Context, wait bool) (*ss.Conn, error) {
