@@ -69,7 +69,10 @@ type Disconnect struct {
 type channels struct{ h *hub }
 
 // Connects delivers each connection once it is set up (after the TLS
-// handshake, if any), before any of its Messages.
+// handshake, if any), before any of its Messages. Calling Connects,
+// Disconnects or Errors subscribes that channel: it then gets every event,
+// and a full buffer makes the producer wait; a channel never asked for
+// drops what does not fit (Stats.EventsDropped). See "Lifecycle events".
 func (e *channels) Connects() <-chan *Conn {
 	h := e.hub()
 	h.subConnects.Store(true)
