@@ -239,9 +239,6 @@ backend be
 				t.Logf("%s: instance %c drained and exited in %v", mode, 'A'+i, time.Since(t0).Round(time.Millisecond))
 				again := startInstance(t, server, append([]string{"-addr", in.addr, "-health-addr", fmt.Sprintf("127.0.0.1:%d", []int{healthA, healthB}[i])}, args...)...)
 				recvUntil(t, "restarted instance serving", func() bool { return strings.Contains(again.lines(), "connected") })
-				if i == 0 {
-					a = again
-				}
 			}
 			close(stop)
 			wg.Wait()
