@@ -119,17 +119,19 @@ func (e *channels) Stats() Stats {
 // constructor) gets one whose channels are closed, so that nothing panics.
 func (e *channels) hub() *hub {
 	if e.h == nil {
-		return closedHub
+		return closedHub()
 	}
 	return e.h
 }
 
-var closedHub = func() *hub {
-	opts, _ := Options{}.resolve(false)
+// closedHub is made on first use, with the smallest buffers: no program
+// pays for it unless it calls a zero value's accessor.
+var closedHub = sync.OnceValue(func() *hub {
+	opts, _ := Options{MessageBuffer: 1, EventBuffer: 1}.resolve(false)
 	h := newHub(opts, ErrClosed, 0)
 	h.closeChannels()
 	return h
-}()
+})
 
 // hub is what a Server or Client shares with its connections: the four
 // channels, the options and the counters. It closes the channels once, after

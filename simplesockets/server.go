@@ -390,13 +390,14 @@ func (s *Server) admit(c *Conn) error {
 		}
 	}
 	ta, ok := c.remote.(*net.TCPAddr)
-	if !ok {
-		return nil
+	perIP := s.cfg.MaxConnectionsPerIP
+	if !ok || perIP <= 0 {
+		return nil // no cap: nothing to count
 	}
-	ip, perIP := ta.IP.String(), s.cfg.MaxConnectionsPerIP
+	ip := ta.IP.String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if perIP > 0 && s.perIP[ip] >= perIP {
+	if s.perIP[ip] >= perIP {
 		s.h.st.rejectedIP.Add(1)
 		return fmt.Errorf("%w: %d connections from %s", ErrRefused, perIP, ip)
 	}
