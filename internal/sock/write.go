@@ -27,6 +27,14 @@ type Writer struct {
 	// when the write found it full, at the write that began (or last
 	// moved) at stallStamp (stall.go).
 	busySince, stallOutq, stallStamp atomic.Int64
+
+	// rawWrite's state, in the Writer so that a write allocates nothing:
+	// the bytes to write, how many are written, the error, and the
+	// function RawConn.Write calls (made once).
+	wb   []byte
+	wn   int
+	werr error
+	wf   func(fd uintptr) bool
 }
 
 // Events are a Writer's reports (see Writer.Events).
@@ -45,6 +53,7 @@ func NewWriter(nc net.Conn) *Writer {
 	w := &Writer{Conn: nc, Events: noEvents{}}
 	if sc, ok := nc.(syscall.Conn); ok && RawWrites {
 		w.raw, _ = sc.SyscallConn()
+		w.wf = w.writeFD
 	}
 	return w
 }
