@@ -105,7 +105,8 @@ func PutWrite(b []byte) []byte {
 	if cap(b) <= KeepWrite {
 		return b
 	}
-	b = b[:0]
-	writeBufs.Put(&b)
+	p := new([]byte) // (not &b: b would move to the heap on every call)
+	*p = b[:0]
+	writeBufs.Put(p)
 	return nil
 }
