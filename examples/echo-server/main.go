@@ -165,7 +165,7 @@ func run() error {
 		}()
 	}
 	for m := range srv.Messages() {
-		m.Conn.Send(m.Data) // an error here also ends the connection, reported on Errors
+		m.Conn.Send(m.Data) // an error means the connection is ending: its Disconnect says why
 		m.Release()         // Send copied it: its memory can serve a later message
 	}
 	<-errsDone
