@@ -28,13 +28,18 @@ type Writer struct {
 	// moved) at stallStamp (stall.go).
 	busySince, stallOutq, stallStamp atomic.Int64
 
-	// rawWrite's state, in the Writer so that a write allocates nothing:
-	// the bytes to write, how many are written, the error, and the
-	// function RawConn.Write calls (made once).
-	wb   []byte
-	wn   int
-	werr error
-	wf   func(fd uintptr) bool
+	rs *rawState // rawWrite's, made by the first write
+}
+
+// rawState is rawWrite's state, kept so that a write allocates nothing,
+// and made at the first write so that a connection that never writes does
+// not pay for it: the bytes to write, how many are written, the error, and
+// the function RawConn.Write calls.
+type rawState struct {
+	b   []byte
+	n   int
+	err error
+	f   func(fd uintptr) bool
 }
 
 // Events are a Writer's reports (see Writer.Events).
@@ -53,7 +58,6 @@ func NewWriter(nc net.Conn) *Writer {
 	w := &Writer{Conn: nc, Events: noEvents{}}
 	if sc, ok := nc.(syscall.Conn); ok && RawWrites {
 		w.raw, _ = sc.SyscallConn()
-		w.wf = w.writeFD
 	}
 	return w
 }

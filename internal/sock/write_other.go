@@ -7,5 +7,3 @@ package sock
 const RawWrites = false
 
 func (w *Writer) rawWrite(b []byte) (int, error) { return w.Conn.Write(b) }
-
-func (w *Writer) writeFD(uintptr) bool { return true }

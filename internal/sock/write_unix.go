@@ -17,10 +17,16 @@ const RawWrites = true
 // and Full when the socket is full; it waits for the poller meanwhile.
 // Write deadlines apply.
 func (w *Writer) rawWrite(b []byte) (int, error) {
-	w.wb, w.wn, w.werr = b, 0, nil
-	err := w.raw.Write(w.wf)
-	n, werr := w.wn, w.werr
-	w.wb, w.werr = nil, nil
+	rs := w.rs
+	if rs == nil {
+		rs = &rawState{}
+		rs.f = w.writeFD
+		w.rs = rs
+	}
+	rs.b, rs.n, rs.err = b, 0, nil
+	err := w.raw.Write(rs.f)
+	n, werr := rs.n, rs.err
+	rs.b, rs.err = nil, nil
 	if werr == nil {
 		werr = err
 	}
@@ -29,11 +35,12 @@ func (w *Writer) rawWrite(b []byte) (int, error) {
 
 // writeFD is rawWrite's function for RawConn.Write.
 func (w *Writer) writeFD(fd uintptr) bool {
-	for w.wn < len(w.wb) {
-		m, e := syscall.Write(int(fd), w.wb[w.wn:])
+	rs := w.rs
+	for rs.n < len(rs.b) {
+		m, e := syscall.Write(int(fd), rs.b[rs.n:])
 		if m > 0 {
-			w.wn += m
-			if w.wn < len(w.wb) {
+			rs.n += m
+			if rs.n < len(rs.b) {
 				w.Events.Progressed() // (a write that completes needs none: the writer is done)
 			}
 		}
@@ -43,10 +50,10 @@ func (w *Writer) writeFD(fd uintptr) bool {
 			w.Events.Full()
 			return false
 		case e != nil:
-			w.werr = os.NewSyscallError("write", e)
+			rs.err = os.NewSyscallError("write", e)
 			return true
 		case m <= 0:
-			w.werr = io.ErrShortWrite
+			rs.err = io.ErrShortWrite
 			return true
 		}
 	}
