@@ -29,6 +29,17 @@ func benchServer(b *testing.B) *sstest.Server {
 	return srv
 }
 
+// benchClient is an rpc.Client of a new benchServer; cleanup closes it.
+func benchClient(b *testing.B) *rpc.Client {
+	srv := benchServer(b)
+	c, err := rpc.NewClient(srv.Dial(b, ss.ClientConfig{Options: ss.Options{Framing: ss.LengthPrefixed(0)}}), rpc.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
 var payload = make([]byte, 64)
 
 // BenchmarkPlainRoundTrip is the baseline of BenchmarkCall: Send, then
@@ -49,12 +60,7 @@ func BenchmarkPlainRoundTrip(b *testing.B) {
 // BenchmarkCall is one goroutine calling in a loop: the request/response
 // layer's cost over BenchmarkPlainRoundTrip.
 func BenchmarkCall(b *testing.B) {
-	srv := benchServer(b)
-	c, err := rpc.NewClient(srv.Dial(b, ss.ClientConfig{Options: ss.Options{Framing: ss.LengthPrefixed(0)}}), rpc.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := benchClient(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -67,12 +73,7 @@ func BenchmarkCall(b *testing.B) {
 // BenchmarkCallParallel8 is 8 goroutines calling concurrently on one
 // connection (b.N calls in all).
 func BenchmarkCallParallel8(b *testing.B) {
-	srv := benchServer(b)
-	c, err := rpc.NewClient(srv.Dial(b, ss.ClientConfig{Options: ss.Options{Framing: ss.LengthPrefixed(0)}}), rpc.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := benchClient(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
