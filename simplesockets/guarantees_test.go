@@ -120,17 +120,7 @@ func TestMessagesInOrderBeforeDisconnect(t *testing.T) {
 func TestChannelsClosedAfterServe(t *testing.T) {
 	for _, stop := range []string{"cancel", "Shutdown", "Close"} {
 		t.Run(stop, func(t *testing.T) {
-			srv, err := ss.NewServer(ss.ServerConfig{Addr: "127.0.0.1:0"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Listen(); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ctx) }()
+			srv, cancel, served := serveCtx(t, ss.ServerConfig{})
 			nc := dialRaw(t, srv.Addr().String())
 			nc.Write([]byte("hello"))
 			var wg sync.WaitGroup
@@ -291,16 +281,7 @@ func TestOnlyMessagesReader(t *testing.T) {
 // time (ShutdownTimeout, then a hard close), even with connections blocked
 // delivering to a full Messages channel.
 func TestCancelStopsEverything(t *testing.T) {
-	srv, err := ss.NewServer(ss.ServerConfig{Addr: "127.0.0.1:0", ShutdownTimeout: 300 * time.Millisecond, Options: ss.Options{MessageBuffer: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
+	srv, cancel, served := serveCtx(t, ss.ServerConfig{ShutdownTimeout: 300 * time.Millisecond, Options: ss.Options{MessageBuffer: 1}})
 	for range 20 {
 		nc := dialRaw(t, srv.Addr().String())
 		go func() {

@@ -38,6 +38,38 @@ func startServer(t testing.TB, cfg ss.ServerConfig) (*ss.Server, string) {
 	return srv, srv.Addr().String()
 }
 
+// serveCtx serves cfg on a fresh 127.0.0.1 port under a context that the
+// test cancels; served receives what Serve returned. Cleanup cancels and
+// checks that Serve returned.
+func serveCtx(t testing.TB, cfg ss.ServerConfig) (*ss.Server, context.CancelFunc, <-chan error) {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	srv, err := ss.NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served, done := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		served <- srv.Serve(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(wait):
+			t.Error("Serve did not return after cancel")
+		}
+	})
+	return srv, cancel, served
+}
+
 func dialRaw(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, wait)

@@ -323,18 +323,8 @@ func TestUnixSocketStaleFile(t *testing.T) {
 // (It used to be a hard stop: a client got 2,759,680 of 3,145,728 queued
 // bytes, and Serve returned the bare cause.)
 func TestCancelIsGraceful(t *testing.T) {
-	srv, err := ss.NewServer(ss.ServerConfig{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
+	srv, cancel, served := serveCtx(t, ss.ServerConfig{})
 	connects := srv.Connects()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
 	nc := dialRaw(t, srv.Addr().String())
 	c := recv(t, connects, "connect")
 	const total = 3 << 20

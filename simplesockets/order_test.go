@@ -1,7 +1,6 @@
 package simplesockets_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -135,17 +134,7 @@ func TestEveryDisconnectDeliveredAtStop(t *testing.T) {
 	const conns = 300
 	for _, stop := range []string{"Close", "cancel"} {
 		t.Run(stop, func(t *testing.T) {
-			srv, err := ss.NewServer(ss.ServerConfig{Addr: "127.0.0.1:0", Options: ss.Options{EventBuffer: 64}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Listen(); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ctx) }()
+			srv, cancel, served := serveCtx(t, ss.ServerConfig{Options: ss.Options{EventBuffer: 64}})
 			connects, disconnects := srv.Connects(), srv.Disconnects()
 			for range conns {
 				dialRaw(t, srv.Addr().String())
