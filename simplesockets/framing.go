@@ -73,7 +73,10 @@ func Lines(maxSize int) Framing { return Delimited('\n', maxSize) }
 
 // sizer is implemented by the built-in framings to size buffers exactly:
 // FrameLen is the size of the frame that begins data, or 0 if not known
-// yet; EncodedLen is the encoded size of a payload.
+// yet; EncodedLen is the encoded size of a payload. resolve uses it for
+// the built-in framings only, whose Split returns sub-slices of its data
+// (the reader relies on that): a user's Framing with the same methods is
+// treated as any other.
 type sizer interface {
 	FrameLen(data []byte) int
 	EncodedLen(payload int) int

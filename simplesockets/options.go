@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math"
 	"time"
+
+	"github.com/simplesockets/simplesockets-go/internal/frame"
 )
 
 // Options are the per-connection settings that Server and Client share. The
@@ -169,7 +171,10 @@ func (o Options) resolve(server bool) (resolved, error) {
 	if r.Framing == nil {
 		r.Framing = Raw()
 	}
-	r.sz, _ = r.Framing.(sizer)
+	switch f := r.Framing.(type) {
+	case frame.Raw, frame.Len32, frame.Delim: // only these: the reader trusts sz's Split to return sub-slices of data (read.go)
+		r.sz = f.(sizer)
+	}
 	switch {
 	case o.ReadBufferSize < 0 || o.ReadBufferSize > maxReadBufferSize:
 		return r, invalid("ReadBufferSize %d is not between 0 and %d", o.ReadBufferSize, maxReadBufferSize)

@@ -1,6 +1,7 @@
 package simplesockets_test
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -166,4 +167,40 @@ func paceRead(nc net.Conn, total int, pace time.Duration) <-chan int {
 		got <- n
 	}()
 	return got
+}
+
+// upperLines is a user's framing: lines, handed over upper-cased (a new
+// slice, not a sub-slice of the data), with the same two sizing methods as
+// the built-in framings have. The reader used to take it for a built-in
+// one and cut its messages out of the read buffer by offset: wrong data,
+// or a slice out of range in the reader goroutine.
+type upperLines struct{}
+
+func (upperLines) Split(data []byte) (int, []byte, error) {
+	i := bytes.IndexByte(data, '\n')
+	if i < 0 {
+		return 0, nil, nil
+	}
+	return i + 1, bytes.ToUpper(data[:i]), nil
+}
+func (upperLines) AppendFrame(dst, p []byte) ([]byte, error) {
+	return append(append(dst, p...), '\n'), nil
+}
+func (upperLines) MaxFrameSize() int    { return 1 << 10 }
+func (upperLines) FrameLen([]byte) int  { return 0 }
+func (upperLines) EncodedLen(n int) int { return n + 1 }
+
+func TestUserFramingWithSizingMethods(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: upperLines{}}})
+	msgs := srv.Messages()
+	nc := dialRaw(t, addr)
+	want := []string{"HELLO", "A", "", "MORE WORDS HERE"}
+	if _, err := nc.Write([]byte("hello\na\n\nmore words here\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if m := recv(t, msgs, "message"); string(m.Data) != w {
+			t.Fatalf("got %q, want %q", m.Data, w)
+		}
+	}
 }
