@@ -14,7 +14,13 @@ const closeGrace = 500 * time.Millisecond
 // connectReceived reports whether c's Connect has been received, or is
 // not waited for.
 func (h *hub) connectReceived(c *Conn) bool {
-	return c.connSeq == 0 || h.connSent.Load()-uint64(len(h.connects)) >= c.connSeq
+	if c.connSeq == 0 {
+		return true
+	}
+	// sent is loaded first, so inCh may count Connects sent since (and
+	// one sent but not yet counted): never more received than this says.
+	sent, inCh := h.connSent.Load(), uint64(len(h.connects))
+	return sent >= inCh && sent-inCh >= c.connSeq
 }
 
 // waitConnect waits until c's Connect has been received. It returns false
@@ -35,11 +41,12 @@ func (c *Conn) waitDelivered() {
 	}, nil)
 }
 
-// poll waits until cond holds, polling with backoff (20us to 1ms); it
+// poll waits until cond holds, polling with backoff (20us to 5ms, as the
+// inbox does: up to EventBuffer readers may poll at once); it
 // returns false if stop is closed or the owner closes hard first.
 func (h *hub) poll(cond func() bool, stop <-chan struct{}) bool {
 	for d := 10 * time.Microsecond; !cond(); {
-		d = min(2*d, time.Millisecond)
+		d = min(2*d, 5*time.Millisecond)
 		if !sleep(d, stop, h.hard, nil) {
 			return false
 		}
