@@ -66,7 +66,10 @@ type Conn struct {
 	pc     *sock.Writer  // the socket, wrapped for progress (under nc if nc is TLS)
 	plain  bool          // the writer writes to pc (not TLS)
 
-	deadlineSet time.Time // when the writer last moved the write deadline (writer only)
+	// deadlineSet is when the write deadline was last moved (unix
+	// nanoseconds). Atomic: under TLS, tls.Conn also writes (alerts, key
+	// updates) from the reader's goroutine, and such writes report progress.
+	deadlineSet atomic.Int64
 
 	value    atomic.Pointer[any] // SetValue's
 	draining atomic.Bool         // stop reading; set with a past read deadline

@@ -1,6 +1,7 @@
 package simplesockets_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"errors"
@@ -201,6 +202,29 @@ func TestUserFramingWithSizingMethods(t *testing.T) {
 	for _, w := range want {
 		if m := recv(t, msgs, "message"); string(m.Data) != w {
 			t.Fatalf("got %q, want %q", m.Data, w)
+		}
+	}
+}
+
+// MaxQueuedBytes 1 is valid: the reader held off while half of it was
+// queued, and half of 1 is 0, so it held off for good after the first
+// Send (the second line was never read).
+func TestMaxQueuedBytesOneKeepsReading(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{Options: ss.Options{Framing: ss.Lines(0), MaxQueuedBytes: 1}})
+	msgs := srv.Messages()
+	nc := dialRaw(t, addr)
+	rd := bufio.NewReader(nc)
+	for _, line := range []string{"one", "two", "three"} {
+		if _, err := nc.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		m := recv(t, msgs, line)
+		if err := m.Conn.Send(m.Data); err != nil {
+			t.Fatalf("Send %s: %v", line, err)
+		}
+		nc.SetReadDeadline(time.Now().Add(wait))
+		if got, err := rd.ReadString('\n'); err != nil || got != line+"\n" {
+			t.Fatalf("echo of %s: %q, %v", line, got, err)
 		}
 	}
 }

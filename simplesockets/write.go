@@ -53,7 +53,7 @@ func (c *Conn) send(data []byte) error {
 	}
 	c.wq = buf
 	c.wqMsgs++
-	if o.MaxQueuedBytes > 0 && !c.over.Load() && len(c.wq)+c.inflight >= o.MaxQueuedBytes/2 {
+	if o.MaxQueuedBytes > 0 && !c.over.Load() && c.overHalfLocked() {
 		c.over.Store(true) // the reader holds off (waitOutbound)
 	}
 	wake := c.writerIdle
@@ -114,6 +114,13 @@ func (c *Conn) noteFull() {
 	c.pc.NoteFull()
 }
 
+// overHalfLocked reports whether the send queue holds half of
+// MaxQueuedBytes or more (2*queued, not Max/2: a limit of 1 must not make
+// an empty queue look full). c.mu must be held.
+func (c *Conn) overHalfLocked() bool {
+	return 2*(len(c.wq)+c.inflight) >= c.h.opts.MaxQueuedBytes
+}
+
 // waitOutbound holds the reader while the connection's send queue holds
 // half of MaxQueuedBytes or more (c.over tells it without the lock): a
 // peer that does not read what it is sent has its next requests left
@@ -121,9 +128,8 @@ func (c *Conn) noteFull() {
 // could only pile up. Under SendQueueDisconnect a slow consumer is judged
 // here too (awaitRoomLocked). It returns the error that ends the read loop.
 func (c *Conn) waitOutbound() error {
-	o := &c.h.opts // (c.over is set only with a positive MaxQueuedBytes)
-	c.mu.Lock()
-	for len(c.wq)+c.inflight >= o.MaxQueuedBytes/2 && c.sendErr == nil && !c.draining.Load() {
+	c.mu.Lock() // (c.over is set only with a positive MaxQueuedBytes)
+	for c.overHalfLocked() && c.sendErr == nil && !c.draining.Load() {
 		if err := c.awaitRoomLocked(len(c.wq) + c.inflight); err != nil {
 			c.mu.Unlock()
 			c.closeHard() // unblocks the writer
@@ -226,7 +232,7 @@ func (c *Conn) writeAll(buf []byte) error {
 		c.h.st.bytesOut.Add(uint64(n))
 		c.mu.Lock()
 		c.inflight -= n
-		if c.over.Load() && len(c.wq)+c.inflight < c.h.opts.MaxQueuedBytes/2 {
+		if c.over.Load() && !c.overHalfLocked() {
 			c.over.Store(false)
 		}
 		if c.waiters > 0 {
@@ -257,8 +263,8 @@ func (c *Conn) waitWriter() {
 // update costs). Only the goroutine writing calls it.
 func (c *Conn) progress(now time.Time) {
 	c.pc.Busy(now)
-	if wt := c.h.opts.WriteTimeout; wt > 0 && now.Sub(c.deadlineSet) > wt/4 {
+	if wt := c.h.opts.WriteTimeout; wt > 0 && now.UnixNano()-c.deadlineSet.Load() > int64(wt/4) {
 		_ = c.nc.SetWriteDeadline(now.Add(wt)) // a failure shows in the write
-		c.deadlineSet = now
+		c.deadlineSet.Store(now.UnixNano())
 	}
 }
