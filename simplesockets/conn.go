@@ -287,7 +287,15 @@ func (e *writerEvents) Full()       { (*Conn)(e).noteFull() }
 // it returns false if the connection was refused.
 func (c *Conn) start(handshake bool) bool {
 	if admit := c.h.admit; admit != nil {
-		if err := admit(c); err != nil {
+		err := admit(c)
+		// A drain or stop that came meanwhile woke the PROXY header's read
+		// with a past deadline (which admitting then cleared): not a
+		// refusal; the connection ends here, unserved.
+		if serr := c.stopping(); serr != nil {
+			c.kill(serr)
+			return false
+		}
+		if err != nil {
 			c.kill(err)
 			if err != errHealthCheck {
 				c.h.logConn(slog.LevelInfo, "refused", c, err)

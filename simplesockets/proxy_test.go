@@ -163,3 +163,24 @@ func TestProxyThenTLS(t *testing.T) {
 		t.Fatalf("message %q", m.Data)
 	}
 }
+
+// A connection still waiting for its PROXY header when the server stops is
+// not refused: the stop's past read deadline woke the header's read (and
+// the header read cleared it), which used to count and report a missing
+// header from the trusted balancer.
+func TestProxyWaitEndsQuietlyAtShutdown(t *testing.T) {
+	srv, cancel, served := serveCtx(t, ss.ServerConfig{ProxyTrusted: loopback, ProxyHeaderTimeout: time.Minute, ShutdownTimeout: time.Second})
+	errs := srv.Errors()
+	nc := dialRaw(t, srv.Addr().String()) // a trusted source that has not sent its header yet
+	defer nc.Close()
+	cancel()
+	if err := recv(t, served, "Serve"); !errors.Is(err, ss.ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+	for err := range errs {
+		t.Errorf("on Errors: %v", err)
+	}
+	if st := srv.Stats(); st.RejectedProxy != 0 || st.Accepted != 0 {
+		t.Errorf("RejectedProxy %d, Accepted %d: want 0 and 0", st.RejectedProxy, st.Accepted)
+	}
+}

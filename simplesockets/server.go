@@ -380,6 +380,8 @@ func (s *Server) admit(c *Conn) error {
 	if s.proxy != nil {
 		h, err := s.proxy.Admit(c.pc.Conn)
 		switch {
+		case c.stopping() != nil:
+			return nil // a stop woke it, not the peer: start ends the connection, uncounted
 		case err != nil:
 			s.h.st.rejectedProxy.Add(1)
 			return errs.Because(ErrRefused, err)
