@@ -118,3 +118,36 @@ func TestListenersEnv(t *testing.T) {
 		t.Fatal("bad LISTEN_FDS accepted")
 	}
 }
+
+// Pass takes an inherited Listener as it is (passing it on again), and
+// closes the descriptors it has made when a later listener cannot be
+// passed.
+func TestPassUnwrapsAndCleansUp(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cmd := exec.Command("true")
+	if err := activation.Pass(cmd, []net.Listener{activation.Listener{Listener: ln, Name: "web"}}); err != nil || len(cmd.ExtraFiles) != 1 {
+		t.Fatalf("Pass of an inherited Listener: %v, %d files", err, len(cmd.ExtraFiles))
+	}
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
+	openFDs := func() int {
+		ents, err := os.ReadDir("/dev/fd")
+		if err != nil {
+			t.Skip("no /dev/fd:", err)
+		}
+		return len(ents)
+	}
+	before := openFDs()
+	hidden := struct{ net.Listener }{ln} // no File method
+	if err := activation.Pass(exec.Command("true"), []net.Listener{ln, hidden}); err == nil {
+		t.Fatal("Pass of a listener without File succeeded")
+	}
+	if after := openFDs(); after != before {
+		t.Fatalf("%d descriptors open after the failed Pass, %d before", after, before)
+	}
+}

@@ -73,14 +73,23 @@ func Listeners() ([]Listener, error) {
 // SetUnlinkOnClose(false) on it first.
 func Pass(cmd *exec.Cmd, lns []net.Listener, names ...string) error {
 	files := make([]*os.File, 0, len(lns))
+	fail := func(err error) error {
+		for _, f := range files {
+			f.Close()
+		}
+		return err
+	}
 	for _, ln := range lns {
+		if a, ok := ln.(Listener); ok {
+			ln = a.Listener // (an inherited one, passed on again)
+		}
 		fl, ok := ln.(interface{ File() (*os.File, error) })
 		if !ok {
-			return fmt.Errorf("activation: cannot pass a %T", ln)
+			return fail(fmt.Errorf("activation: cannot pass a %T", ln))
 		}
 		f, err := fl.File() // a dup: the child gets its own descriptor
 		if err != nil {
-			return fmt.Errorf("activation: %w", err)
+			return fail(fmt.Errorf("activation: %w", err))
 		}
 		files = append(files, f)
 	}

@@ -19,7 +19,10 @@ import (
 var ErrNone = errors.New("activation: no inherited listeners (LISTEN_FDS unset)")
 
 // Listener is an inherited listening socket and its name (LISTEN_FDNAMES,
-// or the name given to Pass; "" if none).
+// or the name given to Pass; "" if none). Serve its Listener field (a
+// *net.TCPListener or *net.UnixListener), not the struct: the struct hides
+// the socket's SetDeadline, which a Server's Shutdown uses to take what
+// the kernel has queued before closing it.
 type Listener struct {
 	net.Listener
 	Name string
