@@ -61,6 +61,7 @@ func (p *Policy) Admit(nc net.Conn) (*Header, error) {
 		return nil, nil
 	}
 	var b [12]byte
+	wait := time.Millisecond // between peeks at a partial signature, doubling to 100ms: a peer that stalls mid-signature costs a few dozen peeks, not one per millisecond
 	for start := time.Now(); p.Timeout <= 0 || time.Since(start) < p.Timeout; {
 		n, err := sock.Peek(sc, b[:])
 		if err != nil {
@@ -74,7 +75,8 @@ func (p *Policy) Admit(nc net.Conn) (*Header, error) {
 		case !maybe:
 			return nil, nil
 		}
-		time.Sleep(time.Millisecond) // part of a signature: wait for the rest
+		time.Sleep(wait) // part of a signature: wait for the rest
+		wait = min(2*wait, 100*time.Millisecond)
 	}
 	return nil, nil // a partial signature that never completed: data, not a header
 }
