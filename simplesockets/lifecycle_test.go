@@ -419,3 +419,44 @@ func TestShutdownPhases(t *testing.T) {
 		t.Errorf("drains spread over %v, want about %v (3 of the 4 connections: 2/4 of it at least)", gap, spread)
 	}
 }
+
+// DrainSpread paces the drains of connections still there: once every
+// connection has left (here the last one leaves while the spread waits to
+// drain it), Shutdown returns without sleeping out the rest of the spread.
+func TestDrainSpreadEndsWhenAllHaveLeft(t *testing.T) {
+	const spread = time.Minute
+	srv, addr := startServer(t, ss.ServerConfig{DrainSpread: spread})
+	connects, discs := srv.Connects(), srv.Disconnects()
+	peers := map[string]net.Conn{}
+	for range 2 {
+		nc := dialRaw(t, addr)
+		defer nc.Close()
+		peers[nc.LocalAddr().String()] = nc
+	}
+	recv(t, connects, "connect")
+	recv(t, connects, "connect")
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	d := recv(t, discs, "first drain")
+	if !errors.Is(d.Err, ss.ErrServerClosed) {
+		t.Fatalf("first Disconnect's reason %v, want a drain", d.Err)
+	}
+	delete(peers, d.Conn.RemoteAddr().String())
+	if len(peers) != 1 {
+		t.Fatalf("drained %v, not one of the two clients", d.Conn)
+	}
+	for _, nc := range peers {
+		nc.Close() // the other leaves while the spread waits spread/2 before draining it
+	}
+	if d := recv(t, discs, "the leaver"); !errors.Is(d.Err, io.EOF) {
+		t.Fatalf("the leaver's reason %v, want io.EOF", d.Err)
+	}
+	select {
+	case err := <-shut:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatalf("Shutdown still sleeping out a %v spread after every connection left", spread)
+	}
+}

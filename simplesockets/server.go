@@ -83,7 +83,8 @@ type ServerConfig struct {
 	ShutdownTimeout time.Duration
 
 	// DrainNotice is the first phase of a graceful stop, for rolling
-	// restarts behind a balancer: accepting has stopped, and connections
+	// restarts behind a balancer: accepting has stopped (after taking for
+	// 50ms what the kernel had queued: those get Connects), and connections
 	// run on for this long (or until all have left) so that the
 	// application, which sees its context end or called Shutdown, can tell
 	// its clients to reconnect elsewhere. Zero: no notice.
@@ -425,7 +426,7 @@ func (s *Server) untrack(c *Conn) {
 	s.releaseSlot()
 }
 
-// killAll closes the listener and every connection at once.
+// killAll closes the listeners and every connection at once.
 func (s *Server) killAll(reason error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -449,7 +450,9 @@ func closeAll(lns []net.Listener) {
 	}
 }
 
-// Shutdown stops the server gracefully, in phases: it closes the listeners;
+// Shutdown stops the server gracefully, in phases: it closes the listeners
+// (taking for 50ms more what the kernel has queued, so that those are not
+// reset: they get Connects and are drained with the rest);
 // lets connections run on for DrainNotice; then makes each stop reading,
 // delivers the messages already read, writes what is queued and closes it
 // (spread over DrainSpread); and waits for Serve to return. If ctx ends
@@ -513,8 +516,8 @@ func (s *Server) drain(ctx context.Context) (err error, serving bool) {
 	spread := s.cfg.DrainSpread
 	for i, c := range conns {
 		c.beginDrain(ErrServerClosed)
-		if spread > 0 && i < len(conns)-1 && !sleep(spread/time.Duration(len(conns)), s.served, ctx.Done(), nil) {
-			spread = 0 // the deadline: drain the rest at once
+		if spread > 0 && i < len(conns)-1 && !sleep(spread/time.Duration(len(conns)), s.served, ctx.Done(), drained) {
+			spread = 0 // the deadline, or everyone has left: drain the rest at once
 		}
 	}
 	if drained != nil {
