@@ -10,7 +10,7 @@ import (
 )
 
 // Writer is a connection's socket as its writer sees it: every write call
-// that moves bytes is reported (Progress), so that a stall timer measures
+// that moves bytes is reported (Events.Progressed), so that a stall timer measures
 // time without progress rather than the duration of a whole write. On unix
 // it writes with write(2) through the socket's RawConn (one report per
 // system call); elsewhere it writes in chunks of fallbackChunk bytes.

@@ -13,7 +13,7 @@ import (
 const RawWrites = true
 
 // rawWrite writes b with write(2) inside one RawConn.Write call (writeFD),
-// calling Progress after every system call that moved bytes (but the last)
+// calling Events.Progressed after every system call that moved bytes (but the last)
 // and Full when the socket is full; it waits for the poller meanwhile.
 // Write deadlines apply.
 func (w *Writer) rawWrite(b []byte) (int, error) {

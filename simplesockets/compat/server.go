@@ -31,7 +31,7 @@ const (
 )
 
 // Errors of the compat layer. Errors of the connections are the
-// simplesockets sentinels (simplesockets.ErrClosed, ErrNotFound, ...).
+// simplesockets sentinels (simplesockets.ErrClosed, ErrConnReset, ...).
 var (
 	// ErrNotSetUp is returned by the methods that need Setup before it was
 	// called.
