@@ -184,3 +184,21 @@ func TestProxyWaitEndsQuietlyAtShutdown(t *testing.T) {
 		t.Errorf("RejectedProxy %d, Accepted %d: want 0 and 0", st.RejectedProxy, st.Accepted)
 	}
 }
+
+// A direct (untrusted) client's address is final: the per-IP cap refuses
+// its extra connections at once, not after they have waited out the PROXY
+// header timeout, so silent connections cannot pile up behind it.
+func TestProxyPerIPCapOnDirectClientsAtOnce(t *testing.T) {
+	srv, addr := startServer(t, ss.ServerConfig{ProxyTrusted: loopback, ProxyHeaderTimeout: time.Minute, MaxConnectionsPerIP: 2})
+	errs := srv.Errors()
+	for range 2 {
+		dialFrom(t, "127.0.0.2", addr) // silent: each waits for its first bytes
+	}
+	dialFrom(t, "127.0.0.2", addr)
+	if err := recv(t, errs, "refusal"); !errors.Is(err, ss.ErrRefused) || !strings.Contains(err.Error(), "127.0.0.2") {
+		t.Fatalf("third silent connection from one client: %v", err)
+	}
+	if st := srv.Stats(); st.RejectedPerIP != 1 {
+		t.Fatalf("RejectedPerIP %d, want 1", st.RejectedPerIP)
+	}
+}

@@ -375,9 +375,17 @@ func (s *Server) track(c *Conn) bool {
 }
 
 // admit runs on a new connection's goroutine, before its TLS handshake: it
-// reads the PROXY header (if on), then applies MaxConnectionsPerIP to the
-// client's address. A non-nil error refuses the connection.
+// reads the PROXY header (if on) and applies MaxConnectionsPerIP to the
+// client's address: at once for a direct client, whose address is final
+// (so that silent connections cannot pile up waiting for a header), after
+// the header for a balancer's. A non-nil error refuses the connection.
 func (s *Server) admit(c *Conn) error {
+	direct := s.proxy == nil || !s.proxy.Trusts(c.remote)
+	if direct {
+		if err := s.countIP(c); err != nil {
+			return err
+		}
+	}
 	if s.proxy != nil {
 		h, err := s.proxy.Admit(c.pc.Conn)
 		switch {
@@ -392,6 +400,14 @@ func (s *Server) admit(c *Conn) error {
 			c.proxy, c.remote = c.remote, h.Source
 		}
 	}
+	if direct {
+		return nil
+	}
+	return s.countIP(c)
+}
+
+// countIP counts c against MaxConnectionsPerIP, or refuses it.
+func (s *Server) countIP(c *Conn) error {
 	ta, ok := c.remote.(*net.TCPAddr)
 	perIP := s.cfg.MaxConnectionsPerIP
 	if !ok || perIP <= 0 {

@@ -42,13 +42,7 @@ var (
 // that does not speak first is let through after it. nc's read deadline
 // is cleared on return.
 func (p *Policy) Admit(nc net.Conn) (*Header, error) {
-	trusted := false
-	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		ip, _ := netip.AddrFromSlice(ta.IP)
-		for _, pfx := range p.Trusted {
-			trusted = trusted || pfx.Contains(ip.Unmap())
-		}
-	}
+	trusted := p.Trusts(nc.RemoteAddr())
 	if p.Timeout > 0 {
 		nc.SetReadDeadline(time.Now().Add(p.Timeout))
 		defer nc.SetReadDeadline(time.Time{})
@@ -79,6 +73,22 @@ func (p *Policy) Admit(nc net.Conn) (*Header, error) {
 		wait = min(2*wait, 100*time.Millisecond)
 	}
 	return nil, nil // a partial signature that never completed: data, not a header
+}
+
+// Trusts reports whether a connection from a may carry a PROXY header: its
+// address is then the balancer's, not the client's.
+func (p *Policy) Trusts(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	ip, _ := netip.AddrFromSlice(ta.IP)
+	for _, pfx := range p.Trusted {
+		if pfx.Contains(ip.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 func readTrusted(nc net.Conn) (*Header, error) {
