@@ -82,7 +82,10 @@
 //     MaxPendingBytes (1 MiB), or all of whose hold
 //     ServerConfig.MaxTotalPendingBytes (64 MiB), stops reading its socket
 //     and TCP slows the peer down; nothing is dropped, and one flooding
-//     peer cannot take the channel from the others. A frame's buffer grows
+//     peer cannot take the channel's bytes from the others (the share is
+//     counted in bytes: a peer of many tiny messages can still fill its
+//     MessageBuffer slots, and the others then wait for the application
+//     to take some). A frame's buffer grows
 //     with the bytes that actually arrived (a 4-byte header announcing
 //     4 MiB costs nothing).
 //   - Outbound: each connection queues at most MaxQueuedBytes (4 MiB)

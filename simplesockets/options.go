@@ -38,7 +38,8 @@ type Options struct {
 	// MaxPendingBytes bounds, per connection, the bytes of messages read and
 	// not yet received from Messages. At the bound the reader stops reading
 	// its socket (TCP backpressure) until the application has received
-	// some, so one flooding peer cannot fill Messages for the others; one
+	// some, so one flooding peer cannot fill Messages with its bytes (many
+	// tiny messages can still fill its slots: see MessageBuffer); one
 	// larger message is still delivered when nothing else is pending. If
 	// zero, 1 MiB; at most 1 TiB.
 	MaxPendingBytes int
