@@ -43,13 +43,7 @@ func flowServe(t *testing.T, cfg ss.ServerConfig) (*ss.Server, string) {
 func serveWait(t *testing.T, cfg ss.ServerConfig, wait time.Duration) (*ss.Server, string) {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
-	srv, err := ss.NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
+	srv := listening(t, cfg)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

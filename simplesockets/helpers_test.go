@@ -11,9 +11,9 @@ import (
 
 const wait = 10 * time.Second
 
-// startServer serves cfg on a fresh 127.0.0.1 port and returns the server
-// and its address; cleanup closes it and checks that Serve returned.
-func startServer(t testing.TB, cfg ss.ServerConfig) (*ss.Server, string) {
+// listening returns a new Server for cfg, listening (on a fresh 127.0.0.1
+// port if cfg.Addr is empty) and not yet serving.
+func listening(t testing.TB, cfg ss.ServerConfig) *ss.Server {
 	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -25,6 +25,14 @@ func startServer(t testing.TB, cfg ss.ServerConfig) (*ss.Server, string) {
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
+	return srv
+}
+
+// startServer serves cfg on a fresh 127.0.0.1 port and returns the server
+// and its address; cleanup closes it and checks that Serve returned.
+func startServer(t testing.TB, cfg ss.ServerConfig) (*ss.Server, string) {
+	t.Helper()
+	srv := listening(t, cfg)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(context.Background()) }()
 	t.Cleanup(func() {
@@ -43,16 +51,7 @@ func startServer(t testing.TB, cfg ss.ServerConfig) (*ss.Server, string) {
 // checks that Serve returned.
 func serveCtx(t testing.TB, cfg ss.ServerConfig) (*ss.Server, context.CancelFunc, <-chan error) {
 	t.Helper()
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:0"
-	}
-	srv, err := ss.NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
+	srv := listening(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	served, done := make(chan error, 1), make(chan struct{})
 	go func() {
