@@ -87,12 +87,8 @@ func GrowWrite(b []byte, need, limit int) []byte {
 	size = max(size, len(b)+need)
 	var nb []byte
 	if size > KeepWrite {
-		if p, ok := writeBufs.Get().(*[]byte); ok {
-			if cap(*p) >= size {
-				nb = (*p)[:0]
-			} else {
-				writeBufs.Put(p) // too small for this one: another may use it
-			}
+		if p, ok := writeBufs.Get().(*[]byte); ok && cap(*p) >= size {
+			nb = (*p)[:0]
 		}
 	}
 	if nb == nil {
