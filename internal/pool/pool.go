@@ -87,6 +87,9 @@ func GrowWrite(b []byte, need, limit int) []byte {
 	size = max(size, len(b)+need)
 	var nb []byte
 	if size > KeepWrite {
+		// A pooled buffer too small for this queue is dropped, not put
+		// back: sync.Pool would hand that same one out again first (its
+		// per-P slot), and every large Send would allocate (S4: +20 % CPU).
 		if p, ok := writeBufs.Get().(*[]byte); ok && cap(*p) >= size {
 			nb = (*p)[:0]
 		}
