@@ -168,7 +168,7 @@
 //  1. The reader goroutine (read.go), one per connection, started through
 //     the owner's errgroup: the only reader of the socket, blocked in
 //     net.Conn.Read on Go's netpoller. It copies a read's frames into one
-//     allocation. A new plain connection first waits for its first byte
+//     block per 32 frames. A new plain connection first waits for its first byte
 //     without a read buffer, on a stack that fits 2 KiB.
 //  2. The inbox and event order (internal/inbox, order.go), owned by the
 //     Server or Client: channels whose receptions are counted, since they
@@ -182,7 +182,8 @@
 //  4. Send's flow control (write.go, under the connection's lock): room in
 //     the queue, judged by the writer's progress (internal/sock:
 //     StallTimeout, WriteTimeout).
-//  5. Large-buffer reuse (internal/pool): read buffers of large
-//     frames come back through [Message.Release], which the application
-//     calls, and idle writers hand large write buffers to a sync.Pool.
+//  5. Buffer reuse (internal/pool): the buffers of large frames and the
+//     blocks small frames are copied into come back through
+//     [Message.Release], which the application calls, to sync.Pools of
+//     size classes; idle writers hand large write buffers to one too.
 package simplesockets

@@ -25,25 +25,30 @@ type Message struct {
 	Time time.Time
 
 	buf *pool.ReadBuf // the pooled buffer Data lies in, for Release; nil if none
-	gen uint64        // buf's generation when Data was handed out
+	tag uint64        // which part of buf, in which of its generations (pool.ReadBuf.Tag)
 }
 
 // Release lets the package reuse the memory of m.Data for a later message,
-// which saves an allocation (and garbage collection) per large message. It
-// is optional: a Message that is never released is garbage collected as
+// which saves an allocation (and garbage collection) per read. It is
+// optional: a Message that is never released is garbage collected as
 // usual. Call it only when neither m.Data nor any slice of it is used any
 // more, by any goroutine: after Release, the memory may be overwritten by
 // another connection's message at any moment. (Send copies its argument,
 // so m.Conn.Send(m.Data) followed by m.Release() is correct.) Release is
 // safe to call more than once and on copies of m: only the first call
-// counts. It does something only for a large message that took a read
-// buffer of its own (bigger than the read size); for others it is a no-op.
-// Under the race detector a released buffer is overwritten with 0xDD, so
-// that code still reading it fails its tests, and a read racing with its
-// reuse is reported (internal/pool).
+// counts; it is safe to call from any goroutine.
+//
+// A large message (bigger than the read size) has a buffer of its own,
+// which goes back at once. Smaller messages are copied, up to 32 of the
+// same read together, into one block; a block of 256 bytes or more goes
+// back once every message in it has been released (a message kept keeps
+// its whole block), and for messages in a smaller block Release does
+// nothing. Under the race detector a buffer that goes back is overwritten
+// with 0xDD, so that code still reading it fails its tests, and a read
+// racing with its reuse is reported (internal/pool).
 func (m Message) Release() {
 	if b := m.buf; b != nil {
-		b.Release(m.gen)
+		b.Release(m.tag)
 	}
 }
 

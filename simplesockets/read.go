@@ -31,12 +31,11 @@ const growFree = 128 << 10
 type reader struct {
 	c            *Conn
 	buf          []byte
-	spare        []byte        // the read-size buffer, set aside while buf is grown
-	big          *pool.ReadBuf // buf's pooled buffer, if buf is one (internal/pool)
-	handed       *pool.ReadBuf // the pooled buffer the single frame being delivered took
-	start, end   int           // buf[start:end] is received and not yet consumed
+	spare        []byte          // the read-size buffer, set aside while buf is grown
+	big          *pool.ReadBuf   // buf's pooled buffer, if buf is one (internal/pool)
+	blocks       []*pool.ReadBuf // the frames' pooled buffers, one per MaxParts frames (nil: not pooled)
+	start, end   int             // buf[start:end] is received and not yet consumed
 	frames       [][]byte
-	offs         []int     // each frame's offset in buf, for the built-in framings; nil for others
 	frameStarted time.Time // when the pending partial frame began
 	need         int       // size of the pending frame, if the framing knows it
 	timeout      error     // the reason if the next read's deadline expires
@@ -46,9 +45,6 @@ type reader struct {
 // ends, and returns why.
 func (c *Conn) readLoop() error {
 	r := &reader{c: c, buf: make([]byte, c.h.opts.readSize)}
-	if c.h.opts.sz != nil {
-		r.offs = make([]int, 0, 8)
-	}
 	defer r.dropBig()
 	for {
 		if err := r.prepare(); err != nil {
@@ -163,11 +159,11 @@ func (r *reader) process(n int, rerr error) error {
 		r.end += n
 	}
 	first := r.start
-	r.frames, r.offs = r.frames[:0], r.offs[:0] // (offs stays nil if nil)
+	r.frames = r.frames[:0]
 	r.need = 0
 	var ferr error
 	for r.start < r.end {
-		adv, f, err := o.Framing.Split(r.buf[r.start:r.end:r.end]) // for offs, data's capacity ends at r.end
+		adv, f, err := o.Framing.Split(r.buf[r.start:r.end:r.end]) // (data's capacity ends at r.end: handOver)
 		if err != nil {
 			ferr = err
 			break
@@ -183,16 +179,11 @@ func (r *reader) process(n int, rerr error) error {
 			break
 		}
 		r.frames = append(r.frames, f)
-		if r.offs != nil {
-			// A built-in framing returns a sub-slice of data with data's
-			// capacity: its offset is the capacity it lost.
-			r.offs = append(r.offs, r.start+(r.end-r.start)-cap(f))
-		}
 		r.start += adv
 	}
 	began := r.start > first && r.start < r.end // a new partial frame began in this read
 	if len(r.frames) > 0 {
-		r.handOver(first)
+		r.handOver()
 		if !r.deliver(now) {
 			return c.setReason(c.h.closeReason)
 		}
@@ -223,16 +214,20 @@ func (r *reader) process(n int, rerr error) error {
 	return classify(rerr, r.timeout)
 }
 
-// handOver makes the frames (sub-slices of buf[first:r.start]) the
-// application's. A frame that fills most of a grown buffer takes the
-// buffer itself (the rest moves to a new one); otherwise the frames are
-// copied into one allocation, each with its capacity cut to its length.
-func (r *reader) handOver(first int) {
+// handOver makes the frames (sub-slices of buf) the application's. A
+// frame that fills most of a grown buffer takes the buffer itself (the
+// rest moves to a new one); otherwise each MaxParts frames are copied into
+// one block, each with its capacity cut to its length. Blocks of
+// minPooled bytes or more come from internal/pool, and go back to it when
+// the application has released every message in them (Message.Release).
+func (r *reader) handOver() {
 	o := &r.c.h.opts
+	r.blocks = r.blocks[:0]
 	if len(r.frames) == 1 && len(r.buf) > o.readSize && 2*len(r.frames[0]) >= len(r.buf) {
 		f := r.frames[0]
 		r.frames[0] = f[:len(f):len(f)]
-		r.handed, r.big = r.big, nil
+		r.blocks = append(r.blocks, r.big)
+		r.big = nil
 		rest := r.end - r.start
 		nb := r.takeSpare()
 		if rest > len(nb) {
@@ -242,34 +237,58 @@ func (r *reader) handOver(first int) {
 		r.buf, r.start, r.end = nb, 0, rest
 		return
 	}
-	if r.offs != nil {
-		// The built-in framings' frames lie in buf at known offsets: one
-		// copy of the region (append does not zero memory first, unlike
-		// make), headers included.
-		block := append([]byte(nil), r.buf[first:r.start]...)
-		for i, f := range r.frames {
-			at := r.offs[i] - first
-			r.frames[i] = block[at : at+len(f) : at+len(f)]
+	for g := 0; g < len(r.frames); g += pool.MaxParts {
+		r.blocks = append(r.blocks, r.copyOut(r.frames[g:min(g+pool.MaxParts, len(r.frames))]))
+	}
+}
+
+// copyOut copies frames into one block and points them at their copies;
+// it returns the block's pooled buffer, if it is in one.
+func (r *reader) copyOut(frames [][]byte) *pool.ReadBuf {
+	if r.c.h.opts.sz != nil {
+		// A built-in framing's frames are sub-slices of buf, in order,
+		// with the capacity of buf[:r.end]: one copy of the region from
+		// the first to the end of the last (headers between included).
+		lo, last := r.end-cap(frames[0]), frames[len(frames)-1]
+		block, b := newBlock(r.end - cap(last) + len(last) - lo)
+		copy(block, r.buf[lo:])
+		for i, f := range frames {
+			at := r.end - cap(f) - lo
+			frames[i] = block[at : at+len(f) : at+len(f)]
 		}
-		return
+		return b
 	}
 	total := 0
-	for _, f := range r.frames {
+	for _, f := range frames {
 		total += len(f)
 	}
-	block := make([]byte, 0, total)
-	for i, f := range r.frames {
-		at := len(block)
-		block = append(block, f...)
-		r.frames[i] = block[at:len(block):len(block)]
+	block, b := newBlock(total)
+	for i, f := range frames {
+		n := copy(block, f)
+		frames[i], block = block[:n:n], block[n:]
 	}
+	return b
+}
+
+// minPooled is the smallest block that comes from the pool: a smaller one
+// is allocated to its size, which wastes less than a pool class would.
+const minPooled = 256
+
+// newBlock returns size bytes for frames to be copied into, and their
+// pooled buffer, if they are in one.
+func newBlock(size int) ([]byte, *pool.ReadBuf) {
+	if size < minPooled {
+		return make([]byte, size), nil
+	}
+	buf, b := pool.GetRead(size)
+	return buf[:size], b
 }
 
 // dropBig gives buf's pooled buffer back, if it has one.
 func (r *reader) dropBig() {
 	if b := r.big; b != nil {
 		r.big = nil
-		b.Release(b.Gen())
+		b.Release(b.Tag(0, 1))
 	}
 }
 
@@ -286,8 +305,9 @@ func (r *reader) takeSpare() []byte {
 // message returns frame i as a Message.
 func (r *reader) message(i int, now time.Time) Message {
 	m := Message{Conn: r.c, Data: r.frames[i], Time: now}
-	if b := r.handed; b != nil {
-		m.buf, m.gen = b, b.Gen()
+	if b := r.blocks[i/pool.MaxParts]; b != nil {
+		g := i / pool.MaxParts * pool.MaxParts
+		m.buf, m.tag = b, b.Tag(i-g, min(pool.MaxParts, len(r.frames)-g))
 	}
 	return m
 }
@@ -296,7 +316,7 @@ func (r *reader) message(i int, now time.Time) Message {
 // room: the backpressure). It returns false, counting the frames not
 // delivered as discarded, if c is killed or the owner closes hard first.
 func (r *reader) deliver(now time.Time) bool {
-	defer func() { r.handed = nil }()
+	defer clear(r.blocks) // (not to keep them from the garbage collector)
 	c, n := r.c, 0
 	if c.connSeq == 0 || c.waitConnect() {
 		c.connSeq = 0 // received: no need to look again

@@ -1,6 +1,6 @@
-// Package pool holds the large-buffer pools of the simplesockets core: read
-// buffers that the application gives back with Message.Release, and write
-// buffers that idle writers give up. Small buffers are not pooled.
+// Package pool holds the buffer pools of the simplesockets core: read
+// buffers that the application gives back with Message.Release, and large
+// write buffers that idle writers give up.
 package pool
 
 import (
@@ -8,23 +8,54 @@ import (
 	"sync/atomic"
 )
 
-// ReadBuf is a large read buffer. Its generation counts its releases, so
-// that a stale copy of a Message cannot release it twice.
+// MaxParts is the most messages one ReadBuf is handed out as.
+const MaxParts = 32
+
+// ReadBuf is a pooled read buffer, handed to the application as the Data
+// of 1 to MaxParts messages (its parts). It goes back to the pool once
+// every part has been released. Its state packs its generation (the high
+// 32 bits), which counts its trips through the pool so that a stale copy
+// of a Message cannot release it, and which parts of this generation are
+// released (a bit each).
 type ReadBuf struct {
-	B   []byte
-	gen atomic.Uint64
+	B     []byte
+	state atomic.Uint64
 }
 
-// Gen is the buffer's generation: pass it to Release.
-func (b *ReadBuf) Gen() uint64 { return b.gen.Load() }
+// Tag names part i of the n parts that b is handed out as, in b's current
+// generation: a Message keeps it for Release. Only b's holder, before the
+// last part is handed out, calls it.
+func (b *ReadBuf) Tag(i, n int) uint64 {
+	return b.state.Load()>>32<<32 | uint64(i)<<8 | uint64(n)
+}
 
-// Release puts the buffer back if gen is still its generation. Under the
-// race detector it first overwrites it with 0xDD, so that code still
-// reading it fails its tests, and a read racing with its reuse is reported.
-func (b *ReadBuf) Release(gen uint64) {
-	if !b.gen.CompareAndSwap(gen, gen+1) {
+// Release marks the part that tag names as released, if tag is of b's
+// current generation and the part is not released yet; once every part
+// is, b goes back to the pool. Under the race detector it is first
+// overwritten with 0xDD, so that code still reading it fails its tests,
+// and a read racing with its reuse is reported. Safe for concurrent use.
+func (b *ReadBuf) Release(tag uint64) {
+	gen, bit, all := tag>>32, uint64(1)<<(tag>>8&0xff), uint64(1)<<(tag&0xff)-1
+	for {
+		s := b.state.Load()
+		if s>>32 != gen || s&bit != 0 {
+			return // stale or released already
+		}
+		ns := s | bit
+		if ns&all == all {
+			ns = (gen + 1) << 32 // every part is back: the next generation
+		}
+		if !b.state.CompareAndSwap(s, ns) {
+			continue
+		}
+		if ns>>32 != gen {
+			b.put()
+		}
 		return
 	}
+}
+
+func (b *ReadBuf) put() {
 	if raceEnabled {
 		for i := range b.B {
 			b.B[i] = 0xDD
@@ -33,23 +64,38 @@ func (b *ReadBuf) Release(gen uint64) {
 	readBufs[classOf(len(b.B))].Put(b)
 }
 
-// Read buffer classes: 2^13 to 2^22 bytes, each plus 64 so that a
-// power-of-two payload and its header fit.
+// Read buffer classes: 256 to 8192 bytes in steps of 256 (the blocks that
+// a read's small frames are copied into), then 2^13 to 2^22 bytes, each
+// plus 64 so that a power-of-two payload and its header fit (the buffers
+// large frames are read into).
 const (
+	smallStep    = 256
+	smallClasses = 8192 / smallStep
 	minReadClass = 13
 	maxReadClass = 22
 )
 
-var readBufs [maxReadClass - minReadClass + 1]sync.Pool // of *ReadBuf
+var readBufs [smallClasses + maxReadClass - minReadClass + 1]sync.Pool // of *ReadBuf
 
 // classOf returns the class of a buffer of size bytes, or -1 if it has none.
 func classOf(size int) int {
+	if size <= smallClasses*smallStep {
+		return max(size-1, 0) / smallStep
+	}
 	for k := minReadClass; k <= maxReadClass; k++ {
 		if size <= 1<<k+64 {
-			return k - minReadClass
+			return smallClasses + k - minReadClass
 		}
 	}
 	return -1
+}
+
+// classSize returns the size of the buffers of class k.
+func classSize(k int) int {
+	if k < smallClasses {
+		return (k + 1) * smallStep
+	}
+	return 1<<(k-smallClasses+minReadClass) + 64
 }
 
 // GetRead returns a buffer of at least size bytes: a pooled one of its
@@ -62,7 +108,7 @@ func GetRead(size int) ([]byte, *ReadBuf) {
 	}
 	b, ok := readBufs[k].Get().(*ReadBuf)
 	if !ok {
-		b = &ReadBuf{B: make([]byte, 1<<(k+minReadClass)+64)}
+		b = &ReadBuf{B: make([]byte, classSize(k))}
 	}
 	return b.B, b
 }
