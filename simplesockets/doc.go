@@ -167,9 +167,10 @@
 //
 //  1. The reader goroutine (read.go), one per connection, started through
 //     the owner's errgroup: the only reader of the socket, blocked in
-//     net.Conn.Read on Go's netpoller. It copies a read's frames into one
-//     block per 32 frames. A new plain connection first waits for its first byte
-//     without a read buffer, on a stack that fits 2 KiB.
+//     net.Conn.Read on Go's netpoller. Its buffer (internal/frame) cuts
+//     frames and copies a read's frames into one block per 32. A new plain
+//     connection first waits for its first byte without a read buffer, on
+//     a stack that fits 2 KiB.
 //  2. The inbox and event order (internal/inbox, order.go), owned by the
 //     Server or Client: channels whose receptions are counted, since they
 //     are FIFO and sent on one at a time (received = sent - len). It bounds

@@ -173,7 +173,7 @@ func (o Options) resolve(server bool) (resolved, error) {
 		r.Framing = Raw()
 	}
 	switch f := r.Framing.(type) {
-	case frame.Raw, frame.Len32, frame.Delim: // only these: the reader trusts sz's Split to return sub-slices of data (read.go)
+	case frame.Raw, frame.Len32, frame.Delim: // only these: the reader trusts sz's Split to return sub-slices of data (frame.Buffer)
 		r.sz = f.(sizer)
 	}
 	switch {
