@@ -168,7 +168,8 @@
 //  1. The reader goroutine (read.go), one per connection, started through
 //     the owner's errgroup: the only reader of the socket, blocked in
 //     net.Conn.Read on Go's netpoller. Its buffer (internal/frame) cuts
-//     frames and copies a read's frames into one block per 32. A new plain
+//     frames and copies a read's frames into one block per 32 (a large
+//     frame that arrived alone takes the grown buffer instead). A new plain
 //     connection first waits for its first byte without a read buffer, on
 //     a stack that fits 2 KiB.
 //  2. The inbox and event order (internal/inbox, order.go), owned by the

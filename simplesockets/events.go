@@ -38,12 +38,13 @@ type Message struct {
 // safe to call more than once and on copies of m: only the first call
 // counts; it is safe to call from any goroutine.
 //
-// A large message (bigger than the read size) has a buffer of its own,
-// which goes back at once. Smaller messages are copied, up to 32 of the
-// same read together, into one block; a block of 256 bytes or more goes
-// back once every message in it has been released (a message kept keeps
-// its whole block), and for messages in a smaller block Release does
-// nothing. Under the race detector a buffer that goes back is overwritten
+// A read's messages are copied, up to 32 together, into one block; a block
+// of 256 bytes or more goes back once every message in it has been
+// released (a message kept keeps its whole block), and for messages in a
+// smaller block Release does nothing. A large message of a built-in
+// framing that arrives alone (one that grew the read buffer and fills at
+// least half of it) is not copied: it takes the read buffer, which goes
+// back at its Release. Under the race detector a buffer that goes back is overwritten
 // with 0xDD, so that code still reading it fails its tests, and a read
 // racing with its reuse is reported (internal/pool).
 func (m Message) Release() {

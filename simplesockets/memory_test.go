@@ -37,9 +37,9 @@ const memWait = 2 * time.Second
 // While it runs, HeapInuse is sampled every 50ms; its peak minus the
 // baseline (after runtime.GC, before the server starts) must stay within
 //
-//	N × (2R + 2F + 2Q + 32 KiB) + T
+//	N × (R + 4F + 6Q + 32 KiB) + 2T
 //
-// for N = 64. The test's own buffers (the one frame all attackers share, the
+// (the README's formula) for N = 64. The test's own buffers (the one frame all attackers share, the
 // normal clients' frames and read buffers) are allocated before the
 // baseline. What it allocates afterwards (64 client sockets, their
 // goroutines, timers) is small and counted against the server, as are the
@@ -74,7 +74,7 @@ func TestMemoryFormulaHolds(t *testing.T) {
 		T     = max(maxTotal, F)
 		N     = maxConns
 		conn1 = R + 4*F2 + 6*Q + perConnK
-		bound = uint64(N*conn1 + T)
+		bound = uint64(N*conn1 + 2*T)
 	)
 	if F != maxPayload+4 {
 		t.Fatalf("LengthPrefixed(%d).MaxFrameSize() = %d, want %d", maxPayload, F, maxPayload+4)

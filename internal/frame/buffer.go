@@ -130,14 +130,15 @@ func (b *Buffer) Cut(n int) (began bool, err error) {
 	return began, err
 }
 
-// handOver makes the Frames (sub-slices of buf) the application's. A frame
-// that fills most of a grown buffer takes the buffer itself (the rest moves
-// to a new one); otherwise each MaxParts frames are copied into one block.
+// handOver makes the Frames the application's. A built-in framing's frame
+// (a sub-slice of buf) that fills most of a grown buffer takes the buffer
+// itself (the rest moves to a new one); otherwise each MaxParts frames are
+// copied into one block.
 // Blocks of minPooled bytes or more come from internal/pool, and go back
 // to it when the application has released every message in them
 // (Message.Release).
 func (b *Buffer) handOver() {
-	if len(b.Frames) == 1 && len(b.buf) > b.readSize && 2*len(b.Frames[0]) >= len(b.buf) {
+	if b.sz != nil && len(b.Frames) == 1 && len(b.buf) > b.readSize && 2*len(b.Frames[0]) >= len(b.buf) {
 		f := b.Frames[0]
 		b.Frames[0] = f[:len(f):len(f)]
 		b.blocks = append(b.blocks, b.big)

@@ -104,3 +104,96 @@ func (greedy) Split(data []byte) (int, []byte, error) { return len(data) + 1, da
 type never struct{}
 
 func (never) Split([]byte) (int, []byte, error) { return 0, nil, nil }
+
+// More than MaxParts frames in one read take several blocks; each goes back
+// once all of its own parts are released, not before.
+func TestBufferParts(t *testing.T) {
+	f := Len32{Max: 1 << 20}
+	b := NewBuffer(f, f, 4096, f.MaxFrameSize())
+	defer b.Close()
+	var in []byte
+	for i := range 40 {
+		in = append(binary.BigEndian.AppendUint32(in, 40), bytes.Repeat([]byte{byte('a' + i%26)}, 40)...)
+	}
+	room, _ := b.Room()
+	if _, err := b.Cut(copy(room, in)); err != nil || len(b.Frames) != 40 {
+		t.Fatalf("Cut: %v, %d frames", err, len(b.Frames))
+	}
+	gen := func(i int) uint64 { rb, _ := b.Part(i); return rb.Tag(0, 1) >> 32 }
+	first, _ := b.Part(0)
+	second, _ := b.Part(32)
+	if first == nil || second == nil || first == second {
+		t.Fatalf("blocks %p and %p, want two pooled blocks", first, second)
+	}
+	for i := range 40 {
+		if rb, _ := b.Part(i); rb != first && i < 32 || rb != second && i >= 32 {
+			t.Fatalf("frame %d is in the wrong block", i)
+		}
+	}
+	tags := make([]uint64, 40)
+	for i := range tags {
+		_, tags[i] = b.Part(i)
+	}
+	for i := 32; i < 40; i++ {
+		second.Release(tags[i])
+	}
+	for i := range 31 {
+		first.Release(tags[i])
+	}
+	if gen(0) != 0 || gen(32) != 1 {
+		t.Fatalf("generations %d and %d after releasing 31 of 32 and 8 of 8 parts, want 0 and 1", gen(0), gen(32))
+	}
+	first.Release(tags[31])
+	if gen(0) != 1 {
+		t.Fatal("the first block did not come back after all 32 parts were released")
+	}
+	b.Clear()
+	for _, fr := range b.Frames[:cap(b.Frames)] {
+		if fr != nil {
+			t.Fatal("Clear left a frame in Frames' spare capacity")
+		}
+	}
+	for _, rb := range b.blocks[:cap(b.blocks)] {
+		if rb != nil {
+			t.Fatal("Clear left a block in its spare capacity")
+		}
+	}
+}
+
+// A user framing whose frame is not a sub-slice of the data (its own
+// scratch memory, reused) gets its frame copied, also when it is large.
+func TestBufferCopiesUserFrames(t *testing.T) {
+	sp := &scratch{buf: make([]byte, 70000)}
+	b := NewBuffer(sp, nil, 4096, 1<<20)
+	defer b.Close()
+	for {
+		room, err := b.Room()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Cut(copy(room, bytes.Repeat([]byte("z"), len(room)))); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Frames) > 0 {
+			break
+		}
+	}
+	got := b.Frames[0]
+	for i := range sp.buf {
+		sp.buf[i] = 'X' // the splitter reuses its memory
+	}
+	if len(got) != 70000 || !bytes.Equal(got, bytes.Repeat([]byte("z"), 70000)) {
+		t.Fatal("a user framing's frame shares memory with the framing's scratch buffer")
+	}
+}
+
+// scratch returns frames of len(buf) bytes in its own buffer.
+type scratch struct{ buf []byte }
+
+func (s *scratch) Split(data []byte) (int, []byte, error) {
+	if len(data) < len(s.buf) {
+		return 0, nil, nil
+	}
+	copy(s.buf, data)
+	return len(s.buf), s.buf, nil
+}

@@ -31,7 +31,7 @@ func (b *ReadBuf) Tag(i, n int) uint64 {
 
 // Release marks the part that tag names as released, if tag is of b's
 // current generation and the part is not released yet; once every part
-// is, b goes back to the pool. Under the race detector it is first
+// is, b goes back to the pool (unless that was its 2^32nd generation). Under the race detector it is first
 // overwritten with 0xDD, so that code still reading it fails its tests,
 // and a read racing with its reuse is reported. Safe for concurrent use.
 func (b *ReadBuf) Release(tag uint64) {
@@ -48,8 +48,8 @@ func (b *ReadBuf) Release(tag uint64) {
 		if !b.state.CompareAndSwap(s, ns) {
 			continue
 		}
-		if ns>>32 != gen {
-			b.put()
+		if ns>>32 != gen && gen != 1<<32-1 {
+			b.put() // (after the last generation, it is left to the garbage collector: a wrap could match stale tags)
 		}
 		return
 	}

@@ -84,3 +84,14 @@ func TestGetReadClasses(t *testing.T) {
 		t.Fatal("GetRead over the largest class returned a pooled buffer")
 	}
 }
+
+// The last generation's buffer is not pooled: the generation would wrap to
+// 0, where a stale tag of generation 0 could release parts still held.
+func TestReadBufLastGeneration(t *testing.T) {
+	b := &ReadBuf{B: make([]byte, 256)}
+	b.state.Store(uint64(1<<32-1) << 32)
+	b.Release(b.Tag(0, 1))
+	if got, ok := readBufs[classOf(256)].Get().(*ReadBuf); ok && got == b {
+		t.Fatal("a buffer released in its last generation went back to the pool")
+	}
+}
