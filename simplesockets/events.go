@@ -44,9 +44,9 @@ type Message struct {
 // smaller block Release does nothing. A large message of a built-in
 // framing that arrives alone (one that grew the read buffer and fills at
 // least half of it) is not copied: it takes the read buffer, which goes
-// back at its Release. Under the race detector a buffer that goes back is overwritten
-// with 0xDD, so that code still reading it fails its tests, and a read
-// racing with its reuse is reported (internal/pool).
+// back at its Release. Under the race detector a buffer that goes back is
+// overwritten with 0xDD, so that code still reading it fails its tests,
+// and a read racing with its reuse is reported (internal/pool).
 func (m Message) Release() {
 	if b := m.buf; b != nil {
 		b.Release(m.tag)

@@ -133,10 +133,9 @@ func (b *Buffer) Cut(n int) (began bool, err error) {
 // handOver makes the Frames the application's. A built-in framing's frame
 // (a sub-slice of buf) that fills most of a grown buffer takes the buffer
 // itself (the rest moves to a new one); otherwise each MaxParts frames are
-// copied into one block.
-// Blocks of minPooled bytes or more come from internal/pool, and go back
-// to it when the application has released every message in them
-// (Message.Release).
+// copied into one block. Blocks of minPooled bytes or more come from
+// internal/pool, and go back to it when the application has released every
+// message in them (Message.Release).
 func (b *Buffer) handOver() {
 	if b.sz != nil && len(b.Frames) == 1 && len(b.buf) > b.readSize && 2*len(b.Frames[0]) >= len(b.buf) {
 		f := b.Frames[0]

@@ -31,9 +31,10 @@ func (b *ReadBuf) Tag(i, n int) uint64 {
 
 // Release marks the part that tag names as released, if tag is of b's
 // current generation and the part is not released yet; once every part
-// is, b goes back to the pool (unless that was its 2^32nd generation). Under the race detector it is first
-// overwritten with 0xDD, so that code still reading it fails its tests,
-// and a read racing with its reuse is reported. Safe for concurrent use.
+// is, b goes back to the pool (unless that was its 2^32nd generation).
+// Under the race detector it is first overwritten with 0xDD, so that code
+// still reading it fails its tests, and a read racing with its reuse is
+// reported. Safe for concurrent use.
 func (b *ReadBuf) Release(tag uint64) {
 	gen, bit, all := tag>>32, uint64(1)<<(tag>>8&0xff), uint64(1)<<(tag&0xff)-1
 	for {
